@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with Python 3.11 and pip:
+#   make demo   - install, build the demo dataset and run every pipeline stage on it
+#   make test   - install the dev extra and run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+DEPS := pyproject.toml constraints.txt
+
+.PHONY: demo test install install-dev lint clean-demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+.install-stamp: $(BIN)/python $(DEPS)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+.install-stamp-dev: .install-stamp $(DEPS)
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: .install-stamp
+install-dev: .install-stamp-dev
+
+demo: .install-stamp
+	$(BIN)/pixelrec demo --config configs/demo.yaml
+
+test: .install-stamp-dev
+	$(BIN)/python -m pytest -q
+
+lint: .install-stamp-dev
+	$(BIN)/ruff check src tests scripts bench
+
+clean-demo:
+	rm -rf data/demo data/demo_processed data/demo_splits results/demo models/demo

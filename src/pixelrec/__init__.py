@@ -1,0 +1,3 @@
+"""PixelRec Multimodal: multimodal recommender systems from raw items and interactions."""
+
+__version__ = "0.1.0"

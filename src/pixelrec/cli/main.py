@@ -1,0 +1,72 @@
+"""`pixelrec` entry point: builds the parser from the command modules and maps errors to exit codes.
+
+Command modules import only argparse at module level; heavy libraries are imported inside `run`,
+so `pixelrec --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pixelrec import __version__
+
+# Subcommand name -> module under pixelrec.cli (each defines `HELP`, `add_arguments`, `run`).
+COMMANDS: dict[str, str] = {
+    "demo-data": "demo_data",
+    "preprocess": "preprocess",
+    "split": "split",
+    "demo": "demo",
+}
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """Options every command takes: --config and repeated --set overrides."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", default="configs/simple_config.yaml",
+                        help="YAML config file (default: %(default)s)")
+    parent.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE",
+                        help="override one config key, e.g. --set data.splitting.strategy=random "
+                             "(repeatable)")
+    return parent
+
+
+def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixelrec",
+        description="PixelRec Multimodal: preprocess, split, train, evaluate and serve "
+                    "multimodal recommenders.",
+    )
+    parser.add_argument("--version", action="version", version=f"pixelrec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parent = common_parser()
+    for name, module_name in (commands or COMMANDS).items():
+        module = importlib.import_module(f"pixelrec.cli.{module_name}")
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[parent])
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    from pixelrec.errors import PixelRecError
+
+    try:
+        return int(args._run(args) or 0)
+    except PixelRecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; finished outputs are kept, re-run to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""The `data` section: input paths, column mapping, preprocessing and splitting."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pixelrec.config.base import Section
+from pixelrec.config.features import CacheConfig
+
+PIXELREC_NUMERIC = [
+    "view_number",
+    "comment_number",
+    "thumbup_number",
+    "share_number",
+    "coin_number",
+    "favorite_number",
+    "barrage_number",
+]
+
+NormalizationMethod = Literal[
+    "standardization", "min_max", "log1p", "log1p_standardization", "robust", "none"
+]
+SplitStrategy = Literal[
+    "temporal", "leave_one_out", "user_temporal", "random", "stratified", "cold_user", "cold_item"
+]
+
+
+class ColumnsConfig(Section):
+    """Maps the canonical column names onto the columns of the user's files."""
+
+    item_id: str = "item_id"
+    user_id: str = "user_id"
+    timestamp: str = "timestamp"
+    timestamp_unit: Literal["s", "ms", "us", "ns"] = "s"
+    title: str | None = "title"
+    tag: str | None = "tag"
+    description: str | None = "description"
+    image: str | None = None
+    image_pattern: str = "{item_id}.jpg"
+
+    @field_validator("image_pattern")
+    @classmethod
+    def _pattern_has_item_id(cls, value: str) -> str:
+        if "{item_id" not in value:
+            raise ValueError("must contain the placeholder {item_id}, e.g. '{item_id}.jpg'")
+        return value
+
+
+class TextCleaningConfig(Section):
+    strip_html: bool = True
+    normalize_unicode: bool = True
+    lowercase: bool = False
+    remove_extra_whitespace: bool = True
+    tag_separator: str | None = "|"
+
+
+class ImageValidationConfig(Section):
+    min_width: int = Field(32, ge=1)
+    min_height: int = Field(32, ge=1)
+
+
+class ImageCompressionConfig(Section):
+    enabled: bool = True
+    max_size: int = Field(512, ge=32, description="longest side in pixels")
+    quality: int = Field(90, ge=1, le=100)
+
+
+class FilteringConfig(Section):
+    min_user_interactions: int = Field(5, ge=1)
+    min_item_interactions: int = Field(5, ge=1)
+
+
+class SplittingConfig(Section):
+    strategy: SplitStrategy = "temporal"
+    train_ratio: float = Field(0.8, gt=0, lt=1)
+    val_ratio: float = Field(0.1, ge=0, lt=1)
+    test_ratio: float = Field(0.1, gt=0, lt=1)
+    seed: int = 42
+    sample_n: int | None = Field(None, ge=1)
+    sample_users: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _ratios_sum_to_one(self) -> SplittingConfig:
+        total = self.train_ratio + self.val_ratio + self.test_ratio
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"train_ratio + val_ratio + test_ratio must be 1.0, got "
+                f"{self.train_ratio} + {self.val_ratio} + {self.test_ratio} = {total:g}"
+            )
+        return self
+
+
+class DataConfig(Section):
+    item_info_path: str = "data/raw/item_info.csv"
+    interactions_path: str = "data/raw/interactions.csv"
+    image_folder: str = "data/raw/images"
+    processed_item_info_path: str = "data/processed/item_info.parquet"
+    processed_interactions_path: str = "data/processed/interactions.parquet"
+    processed_image_folder: str = "data/processed/images"
+    scaler_path: str = "data/processed/numerical_scaler.json"
+    split_data_path: str = "data/splits"
+    write_csv: bool = False
+    num_workers: int = Field(0, ge=0)
+    columns: ColumnsConfig = ColumnsConfig()
+    numerical_features_cols: list[str] = Field(default_factory=lambda: list(PIXELREC_NUMERIC))
+    numerical_normalization_method: NormalizationMethod = "log1p_standardization"
+    numerical_imputation: Literal["median", "mean", "zero"] = "median"
+    missing_modality_policy: Literal["drop", "impute"] = "impute"
+    text_cleaning: TextCleaningConfig = TextCleaningConfig()
+    image_validation: ImageValidationConfig = ImageValidationConfig()
+    image_compression: ImageCompressionConfig = ImageCompressionConfig()
+    filtering: FilteringConfig = FilteringConfig()
+    splitting: SplittingConfig = SplittingConfig()
+    cache_config: CacheConfig = CacheConfig()

@@ -1,0 +1,95 @@
+"""File I/O shared by every stage: atomic writes and CSV/Parquet tables."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pixelrec.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".tsv")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_table(path: str | os.PathLike, *, str_columns: tuple[str, ...] = (), what: str = "table",
+               config_key: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet file; `str_columns` keep their text form (ids with leading zeros).
+
+    A missing or unreadable file raises DataError naming the file and the config key to change.
+    """
+    path = Path(path)
+    hint = f" Set `{config_key}` to the right path." if config_key else ""
+    if not path.exists():
+        raise DataError(f"{what} file not found: {path}.{hint}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+            for col in str_columns:
+                if col in df.columns:
+                    df[col] = df[col].astype(str)
+            return df
+        if suffix in (".csv", ".tsv"):
+            sep = "\t" if suffix == ".tsv" else ","
+            header = pd.read_csv(path, sep=sep, nrows=0).columns
+            dtype = {c: str for c in str_columns if c in header}
+            return pd.read_csv(path, sep=sep, dtype=dtype, keep_default_na=True)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"could not read {what} file {path}: {exc}.{hint}") from exc
+    raise DataError(
+        f"{what} file {path} has an unsupported extension '{suffix}'; use one of "
+        f"{', '.join(TABLE_SUFFIXES)}.{hint}"
+    )
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table atomically; the format follows the extension (.parquet or .csv)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
