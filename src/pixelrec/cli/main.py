@@ -17,7 +17,6 @@ COMMANDS: dict[str, str] = {
     "demo-data": "demo_data",
     "preprocess": "preprocess",
     "split": "split",
-    "demo": "demo",
 }
 
 

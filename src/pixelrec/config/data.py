@@ -95,7 +95,7 @@ class SplittingConfig(Section):
 class DataConfig(Section):
     item_info_path: str = "data/raw/item_info.csv"
     interactions_path: str = "data/raw/interactions.csv"
-    image_folder: str = "data/raw/images"
+    image_folder: str | None = "data/raw/images"
     processed_item_info_path: str = "data/processed/item_info.parquet"
     processed_interactions_path: str = "data/processed/interactions.parquet"
     processed_image_folder: str = "data/processed/images"

@@ -1,0 +1,163 @@
+"""ImageProcessor: verify each image, reject bad ones with a reason, re-encode oversized ones.
+
+Results are recorded in `<processed_image_folder>/.manifest.json`; a re-run skips images whose
+source file and processing parameters are unchanged, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from pixelrec.config.data import ImageCompressionConfig, ImageValidationConfig
+from pixelrec.io import atomic_path, write_json_atomic
+
+MANIFEST = ".manifest.json"
+KEEP_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_SAVE_EVERY = 500
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    item_id: str
+    status: str  # ok | missing | corrupt | too_small
+    reason: str = ""
+    output: str = ""  # file name inside the processed folder when status == ok
+    action: str = ""  # copied | resized | converted
+
+
+class ImageProcessor:
+    def __init__(self, output_folder: str | os.PathLike,
+                 validation: ImageValidationConfig | None = None,
+                 compression: ImageCompressionConfig | None = None, num_workers: int = 0):
+        self.output_folder = Path(output_folder)
+        self.validation = validation or ImageValidationConfig()
+        self.compression = compression or ImageCompressionConfig()
+        self.num_workers = num_workers or os.cpu_count() or 1
+
+    def process(self, sources: dict[str, str], progress: bool = True
+                ) -> tuple[dict[str, ImageResult], int]:
+        """Process `item_id -> source path`; return results and how many were reused unchanged."""
+        self.output_folder.mkdir(parents=True, exist_ok=True)
+        manifest = self._read_manifest()
+        params = self._params_key()
+        results: dict[str, ImageResult] = {}
+        todo: list[tuple] = []
+        for item_id, src in sources.items():
+            entry = manifest.get(item_id)
+            if entry and self._unchanged(entry, src, params):
+                results[item_id] = ImageResult(**entry["result"])
+            else:
+                todo.append((item_id, src, str(self.output_folder), self._settings()))
+        reused = len(results)
+        bar = tqdm(total=len(todo), desc="images", unit="img", disable=not progress or not todo)
+        try:
+            for n, result in enumerate(self._run(todo), start=1):
+                results[result.item_id] = result
+                manifest[result.item_id] = {"source": sources[result.item_id],
+                                            "stat": _stat(sources[result.item_id]),
+                                            "params": params, "result": asdict(result)}
+                bar.update(1)
+                if n % _SAVE_EVERY == 0:
+                    write_json_atomic(self.output_folder / MANIFEST, manifest)
+        finally:
+            bar.close()
+            write_json_atomic(self.output_folder / MANIFEST, manifest)
+        return results, reused
+
+    def _run(self, todo: list[tuple]):
+        if self.num_workers <= 1 or len(todo) < 64:
+            yield from map(_process_one, todo)
+            return
+        pool = ProcessPoolExecutor(max_workers=self.num_workers)
+        try:
+            yield from pool.map(_process_one, todo, chunksize=16)
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def _settings(self) -> dict:
+        return {"min_width": self.validation.min_width, "min_height": self.validation.min_height,
+                "compress": self.compression.enabled, "max_size": self.compression.max_size,
+                "quality": self.compression.quality}
+
+    def _params_key(self) -> str:
+        return hashlib.sha1(json.dumps(self._settings(), sort_keys=True).encode()).hexdigest()[:12]
+
+    def _read_manifest(self) -> dict:
+        path = self.output_folder / MANIFEST
+        if not path.exists():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            return {}  # a damaged manifest only costs a full re-run
+
+    def _unchanged(self, entry: dict, src: str, params: str) -> bool:
+        if entry.get("source") != src or entry.get("params") != params:
+            return False
+        if entry.get("stat") != _stat(src):
+            return False
+        output = entry["result"].get("output")
+        return not output or (self.output_folder / output).exists()
+
+
+def output_name(item_id: str, suffix: str) -> str:
+    """File name for an item's processed image; ids unsafe as file names are hashed."""
+    stem = item_id if _SAFE_ID.match(item_id) else hashlib.sha1(item_id.encode()).hexdigest()
+    return stem + suffix
+
+
+def _stat(src: str) -> list[int] | None:
+    try:
+        st = os.stat(src)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _process_one(task: tuple) -> ImageResult:
+    item_id, src, out_dir, s = task
+    if not src or not os.path.isfile(src):
+        return ImageResult(item_id, "missing", f"file not found: {src}" if src else "no image")
+    try:
+        with Image.open(src) as img:
+            img.verify()
+        with Image.open(src) as img:
+            img.load()
+            fmt, (w, h) = img.format, img.size
+            if w < s["min_width"] or h < s["min_height"]:
+                return ImageResult(item_id, "too_small",
+                                   f"{w}x{h} is below the minimum {s['min_width']}x"
+                                   f"{s['min_height']} (data.image_validation)")
+            if s["compress"] and max(w, h) > s["max_size"]:
+                img = img.convert("RGB")
+                img.thumbnail((s["max_size"], s["max_size"]), Image.LANCZOS)
+                return _save(item_id, img, out_dir, s["quality"], "resized")
+            if fmt not in KEEP_FORMATS:
+                return _save(item_id, img.convert("RGB"), out_dir, s["quality"], "converted")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return ImageResult(item_id, "corrupt", f"{type(exc).__name__}: {exc}")
+    name = output_name(item_id, KEEP_FORMATS[fmt])
+    with atomic_path(Path(out_dir) / name) as tmp:
+        shutil.copyfile(src, tmp)
+    return ImageResult(item_id, "ok", output=name, action="copied")
+
+
+def _save(item_id: str, img: Image.Image, out_dir: str, quality: int, action: str) -> ImageResult:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    name = output_name(item_id, ".jpg")
+    with atomic_path(Path(out_dir) / name) as tmp:
+        tmp.write_bytes(buf.getvalue())
+    return ImageResult(item_id, "ok", output=name, action=action)

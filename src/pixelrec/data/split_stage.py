@@ -1,0 +1,53 @@
+"""The split stage: processed interactions -> train/val/test files + split_stats.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixelrec.config import Config, write_resolved_config
+from pixelrec.data.splitting import sample_interactions, split_interactions, split_stats
+from pixelrec.errors import DataError
+from pixelrec.io import atomic_dir, read_table, write_json_atomic, write_table
+
+STATS_NAME = "split_stats.json"
+
+
+def split_files(split_dir: str | Path, suffix: str = ".parquet") -> dict[str, Path]:
+    """Paths of the train/val/test files under a split folder."""
+    return {name: Path(split_dir) / f"{name}{suffix}" for name in ("train", "val", "test")}
+
+
+def create_splits(config: Config) -> dict:
+    """Read `data.processed_interactions_path`, sample, split, check, write; return the stats."""
+    data = config.data
+    interactions = read_table(data.processed_interactions_path,
+                              str_columns=("user_id", "item_id"),
+                              what="processed interactions",
+                              config_key="data.processed_interactions_path (run `pixelrec "
+                                         "preprocess` first)")
+    missing = {"user_id", "item_id", "timestamp"} - set(interactions.columns)
+    if missing:
+        raise DataError(f"{data.processed_interactions_path} lacks columns {sorted(missing)}; "
+                        f"it was not written by `pixelrec preprocess`. Re-run preprocess.")
+    cfg = data.splitting
+    rows_in = len(interactions)
+    interactions = sample_interactions(interactions, sample_n=cfg.sample_n,
+                                       sample_users=cfg.sample_users, seed=cfg.seed)
+    split = split_interactions(interactions, cfg)
+    stats = split_stats(split)
+    stats["rows_in"] = rows_in
+    stats["rows_after_sampling"] = len(interactions)
+    stats["seed"] = cfg.seed
+    stats["ratios"] = {"train": cfg.train_ratio, "val": cfg.val_ratio, "test": cfg.test_ratio}
+    if stats["test"]["interactions"] == 0:
+        raise DataError(f"the '{split.strategy}' split left no test interactions "
+                        f"(removed: {stats['removed']}). Use more data, another "
+                        f"`data.splitting.strategy`, or a larger test_ratio.")
+    with atomic_dir(data.split_data_path) as tmp:
+        for name, part in split.parts().items():
+            write_table(part, tmp / f"{name}.parquet")
+            if data.write_csv:
+                write_table(part, tmp / f"{name}.csv")
+        write_json_atomic(tmp / STATS_NAME, stats)
+        write_resolved_config(config, tmp)
+    return stats
