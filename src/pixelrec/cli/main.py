@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "demo-data": "demo_data",
     "preprocess": "preprocess",
     "split": "split",
+    "demo": "demo",
 }
 
 

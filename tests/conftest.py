@@ -1,0 +1,50 @@
+"""Shared fixtures: a small demo dataset generated once, and configs pointing into tmp dirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pixelrec.config import load_config
+from pixelrec.data.demo import write_demo
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Path:
+    """A 120-item, 80-user demo dataset (read-only for tests: copy before changing it)."""
+    out = tmp_path_factory.mktemp("demo") / "raw"
+    write_demo(out, n_items=120, n_users=80, seed=0)
+    return out
+
+
+def demo_config_dict(raw: Path, work: Path, **data_overrides) -> dict:
+    """A config dict reading the demo files in `raw` and writing every output under `work`."""
+    data = {
+        "item_info_path": str(raw / "item_info.csv"),
+        "interactions_path": str(raw / "interactions.csv"),
+        "image_folder": str(raw / "images"),
+        "processed_item_info_path": str(work / "processed" / "item_info.parquet"),
+        "processed_interactions_path": str(work / "processed" / "interactions.parquet"),
+        "processed_image_folder": str(work / "processed" / "images"),
+        "scaler_path": str(work / "processed" / "scaler.json"),
+        "split_data_path": str(work / "splits"),
+        "num_workers": 1,
+        "filtering": {"min_user_interactions": 3, "min_item_interactions": 2},
+    }
+    data.update(data_overrides)
+    return {"results_dir": str(work / "results"), "checkpoint_dir": str(work / "models"),
+            "data": data}
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Write a config file for `raw` with outputs under tmp_path; return (path, Config)."""
+
+    def make(raw: Path, **data_overrides):
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(demo_config_dict(raw, tmp_path, **data_overrides)))
+        return path, load_config(path)
+
+    return make
