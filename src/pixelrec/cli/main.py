@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "preprocess": "preprocess",
     "split": "split",
     "demo": "demo",
+    "evaluate": "evaluate",
+    "compare": "compare",
 }
 
 
@@ -44,7 +46,8 @@ def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentPar
     parent = common_parser()
     for name, module_name in (commands or COMMANDS).items():
         module = importlib.import_module(f"pixelrec.cli.{module_name}")
-        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[parent])
+        cmd = sub.add_parser(name, help=module.HELP.replace("%", "%%"), description=module.HELP,
+                             parents=[parent])
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

@@ -1,4 +1,4 @@
-"""The root configuration and the sections owned by the model, training and serving stages."""
+"""The root configuration: one attribute per section; each section lives in its own module."""
 
 from __future__ import annotations
 
@@ -8,19 +8,7 @@ from pixelrec.config.base import Section
 from pixelrec.config.data import DataConfig
 from pixelrec.config.evaluation import EvaluationConfig
 from pixelrec.config.features import FeaturesConfig
-
-
-class ModelConfig(Section):
-    vision_model: str | None = "efficientnet-lite0"
-    language_model: str | None = "sentence-bert"
-    embedding_dim: int = Field(64, ge=1)
-
-
-class TrainingConfig(Section):
-    batch_size: int = Field(256, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    epochs: int = Field(20, ge=1)
-    patience: int = Field(3, ge=1)
+from pixelrec.config.model import ModelConfig, TrainingConfig
 
 
 class RecommendationConfig(Section):

@@ -1,0 +1,89 @@
+"""The `model` and `training` sections, read by the multimodal model and its trainer.
+
+Every key is documented in docs/configuration.md (model / training tables).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pixelrec.config.base import Section
+
+# Validation metrics the trainer can early-stop on: a full-ranking metric at some k, or val_loss.
+VALIDATION_METRIC = re.compile(r"^(val_loss|(precision|recall|f1|hit_rate|ndcg|mrr|map)@[1-9]\d*)$")
+
+
+class ModelConfig(Section):
+    vision_model: str | None = "efficientnet-lite0"
+    language_model: str | None = "sentence-bert"
+    embedding_dim: int = Field(64, ge=1)
+    fusion_type: Literal["concatenate", "gated", "attention", "sum"] = "concatenate"
+    fusion_hidden_dims: list[int] = Field(default_factory=lambda: [128])
+    fusion_activation: Literal["relu", "gelu", "tanh", "leaky_relu"] = "relu"
+    use_batch_norm: bool = False
+    dropout_rate: float = Field(0.1, ge=0, lt=1)
+    num_attention_heads: int = Field(4, ge=1)
+    attention_dropout: float = Field(0.1, ge=0, lt=1)
+    use_item_id: bool = True
+    id_dropout: float = Field(0.3, ge=0, le=1)
+    use_tags: bool = True
+    user_history: Literal["none", "mean", "attention"] = "mean"
+    history_length: int = Field(50, ge=1)
+    scorer: Literal["dot", "mlp"] = "dot"
+    scorer_hidden_dims: list[int] = Field(default_factory=lambda: [64])
+    use_contrastive: bool = False
+    contrastive_weight: float = Field(0.1, ge=0)
+    contrastive_temperature: float = Field(0.07, ge=0.01, le=1.0)
+
+    @field_validator("fusion_hidden_dims", "scorer_hidden_dims")
+    @classmethod
+    def _positive_dims(cls, value: list[int]) -> list[int]:
+        if any(d < 1 for d in value):
+            raise ValueError(f"every hidden size must be >= 1, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> ModelConfig:
+        if self.fusion_type == "attention" and self.embedding_dim % self.num_attention_heads:
+            raise ValueError(f"model.embedding_dim ({self.embedding_dim}) must be divisible by "
+                             f"model.num_attention_heads ({self.num_attention_heads}) for "
+                             f"attention fusion")
+        return self
+
+
+class TrainingConfig(Section):
+    batch_size: int = Field(512, ge=1)
+    learning_rate: float = Field(3e-3, gt=0)
+    epochs: int = Field(20, ge=1)
+    patience: int = Field(3, ge=1)
+    loss: Literal["bce", "bpr", "softmax"] = "softmax"
+    negative_sampling_ratio: int = Field(2, ge=1)
+    negative_sampling_strategy: Literal["random", "popularity"] = "random"
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    weight_decay: float = Field(1e-4, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    scheduler: Literal["none", "reduce_on_plateau", "cosine", "step"] = "cosine"
+    warmup_steps: int = Field(0, ge=0)
+    scheduler_step_size: int = Field(5, ge=1)
+    scheduler_gamma: float = Field(0.5, gt=0, lt=1)
+    scheduler_patience: int = Field(1, ge=0)
+    gradient_clip_norm: float | None = Field(5.0, gt=0)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    validation_metric: str = "ndcg@10"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    bf16: bool = True
+    progress: bool = True
+    use_wandb: bool = False
+    wandb_project: str = "pixelrec"
+    wandb_entity: str | None = None
+
+    @field_validator("validation_metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if not VALIDATION_METRIC.match(value):
+            raise ValueError("must be val_loss or <metric>@<k> with metric one of precision, "
+                             f"recall, f1, hit_rate, ndcg, mrr, map (e.g. ndcg@10), got {value!r}")
+        return value
