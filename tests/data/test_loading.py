@@ -102,3 +102,27 @@ def test_missing_image_folder(tmp_path):
                               "data.numerical_features_cols=[view_number]"]).data
     with pytest.raises(DataError, match="image folder not found.*data.image_folder"):
         load_items(data)
+
+
+def test_hm_style_parquet_with_image_column(tmp_path):
+    images = tmp_path / "images" / "010"
+    images.mkdir(parents=True)
+    pd.DataFrame({"article_id": ["0108775015"], "prod_name": ["Strap top"],
+                  "price": [0.5]}).to_parquet(tmp_path / "items.parquet")
+    pd.DataFrame({"customer_id": ["c1"], "article_id": ["0108775015"],
+                  "t_dat": ["2020-09-01"]}).to_parquet(tmp_path / "inter.parquet")
+    data = load_config(None, [
+        f"data.item_info_path={tmp_path / 'items.parquet'}",
+        f"data.interactions_path={tmp_path / 'inter.parquet'}",
+        f"data.image_folder={tmp_path / 'images'}",
+        "data.columns.item_id=article_id", "data.columns.user_id=customer_id",
+        "data.columns.timestamp=t_dat", "data.columns.title=prod_name",
+        "data.columns.tag=null", "data.columns.description=null",
+        "data.columns.image_pattern='{item_id:.3}/{item_id}.jpg'",
+        "data.numerical_features_cols=[price]"]).data
+    items, _ = load_items(data)
+    assert items["item_id"].tolist() == ["0108775015"]
+    assert items["image_source"].tolist() == [str(images / "0108775015.jpg")]
+    inter = load_interactions(data)
+    assert inter.to_dict("records") == [{"user_id": "c1", "item_id": "0108775015",
+                                         "timestamp": 1598918400}]
