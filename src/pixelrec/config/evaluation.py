@@ -1,11 +1,75 @@
-"""The `evaluation` section, read by `pixelrec evaluate` and by validation during training."""
+"""The `evaluation` section, read by `pixelrec evaluate` and by validation during training.
+
+Baseline hyper-parameters live here too (`evaluation.baselines`): baselines exist to be evaluated.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from pixelrec.config.base import Section
 
 
+class KNNConfig(Section):
+    """Sparse cosine neighbourhood model (`item_knn`, `user_knn`)."""
+
+    k_neighbors: int = Field(100, ge=1, description="neighbours kept per item (user)")
+    shrinkage: float = Field(10.0, ge=0, description="added to the cosine denominator")
+
+
+class EASEConfig(Section):
+    l2: float = Field(500.0, gt=0, description="L2 regularisation of the item-item weights")
+
+
+class ALSConfig(Section):
+    factors: int = Field(64, ge=1)
+    regularization: float = Field(0.01, ge=0)
+    alpha: float = Field(1.0, gt=0, description="confidence scaling of observed interactions")
+    iterations: int = Field(15, ge=1)
+
+
+class BPRConfig(Section):
+    factors: int = Field(64, ge=1)
+    learning_rate: float = Field(0.01, gt=0)
+    regularization: float = Field(0.01, ge=0)
+    iterations: int = Field(100, ge=1)
+
+
+class BaselinesConfig(Section):
+    item_knn: KNNConfig = KNNConfig()
+    user_knn: KNNConfig = KNNConfig()
+    ease: EASEConfig = EASEConfig()
+    als: ALSConfig = ALSConfig()
+    bpr: BPRConfig = BPRConfig()
+
+
+class SamplingConfig(Section):
+    """Sampled negatives: the `ranking` task always uses them; retrieval only when enabled."""
+
+    enabled: bool = False
+    num_negatives: int = Field(100, ge=1)
+    strategy: Literal["uniform", "popularity"] = "uniform"
+
+
+class BeyondAccuracyConfig(Section):
+    k: int = Field(10, ge=1, description="length of the recommendation lists measured")
+    head_fraction: float = Field(0.2, gt=0, lt=1, description="most popular share of items "
+                                 "that forms the head; the rest is the long tail")
+
+
 class EvaluationConfig(Section):
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20, 50])
+    chunk_size: int = Field(512, ge=1, description="users scored per batch (bounds memory)")
+    bootstrap_samples: int = Field(1000, ge=10)
+    sampling: SamplingConfig = SamplingConfig()
+    beyond_accuracy: BeyondAccuracyConfig = BeyondAccuracyConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
+
+    @field_validator("k_values")
+    @classmethod
+    def _positive_unique(cls, value: list[int]) -> list[int]:
+        if not value or any(k < 1 for k in value):
+            raise ValueError("must be a non-empty list of positive integers, e.g. [5, 10, 20]")
+        return sorted(set(value))

@@ -1,0 +1,59 @@
+"""`pixelrec evaluate`: fit a baseline on the train split and evaluate it on the test split."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "evaluate a recommender (full-ranking retrieval by default) and write a result JSON"
+
+# Kept in sync with pixelrec.models.RECOMMENDER_TYPES (a test checks it) so that --help stays light.
+RECOMMENDER_CHOICES = ("random", "popularity", "item_knn", "user_knn", "ease", "als", "bpr",
+                       "content_knn")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recommender_type", required=True, choices=RECOMMENDER_CHOICES)
+    parser.add_argument("--train_data", help="train split (default: <data.split_data_path>/"
+                                             "train.parquet)")
+    parser.add_argument("--test_data", help="test split (default: <data.split_data_path>/"
+                                            "test.parquet, masking that split's val file)")
+    parser.add_argument("--val_data", help="val split whose items are masked too")
+    parser.add_argument("--eval_task", choices=("retrieval", "ranking"), default="retrieval")
+    parser.add_argument("--output", help="result file name under results_dir (a path if it has "
+                                         "a directory part; default eval_<type>_<task>.json)")
+    sampling = parser.add_mutually_exclusive_group()
+    sampling.add_argument("--use_sampling", dest="use_sampling", action="store_const",
+                          const=True, default=None,
+                          help="retrieval over sampled negatives (biased; evaluation.sampling)")
+    sampling.add_argument("--no_sampling", dest="use_sampling", action="store_const",
+                          const=False, help="full ranking over every item (the default)")
+    parser.add_argument("--num_negatives", type=int,
+                        help="sampled negatives per user (evaluation.sampling.num_negatives)")
+    parser.add_argument("--sampling_strategy", choices=("uniform", "popularity"),
+                        help="how negatives are drawn (evaluation.sampling.strategy)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pixelrec.cli._common import load
+    from pixelrec.evaluation import evaluate_recommender, format_result
+
+    extra = []
+    if args.use_sampling is not None:
+        extra.append(f"evaluation.sampling.enabled={str(args.use_sampling).lower()}")
+    if args.num_negatives is not None:
+        extra.append(f"evaluation.sampling.num_negatives={args.num_negatives}")
+    if args.sampling_strategy is not None:
+        extra.append(f"evaluation.sampling.strategy={args.sampling_strategy}")
+    config = load(args, extra)
+    output = args.output or f"eval_{args.recommender_type}_{args.eval_task}.json"
+    result = evaluate_recommender(config, args.recommender_type, train_path=args.train_data,
+                                  test_path=args.test_data, val_path=args.val_data,
+                                  task=args.eval_task, output=output)
+    meta = result["metadata"]
+    print(f"{args.recommender_type} | task {meta['task']} | {meta['mode']} | "
+          f"{meta['counts']['evaluated_users']} users | {meta['catalogue']['n_items']} items")
+    if "sampling" in result:
+        print(f"note: {result['sampling']['warning']}")
+    print(format_result(result))
+    print(f"wrote {meta['output']}")
+    return 0

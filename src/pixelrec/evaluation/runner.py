@@ -1,0 +1,122 @@
+"""`evaluate_recommender`: split files + config -> fitted baseline -> result dict (and JSON)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pixelrec.config import Config, config_hash
+from pixelrec.errors import ConfigError
+from pixelrec.evaluation.core import TASKS, evaluate_interactions
+from pixelrec.evaluation.data import (
+    catalogue,
+    dataset_fingerprint,
+    default_split_path,
+    file_info,
+    read_split,
+)
+from pixelrec.evaluation.embeddings import load_item_embeddings, try_item_embeddings
+from pixelrec.evaluation.results import output_path
+from pixelrec.io import write_json_atomic
+from pixelrec.models import CONTENT_TYPES, RECOMMENDER_TYPES, Recommender, create_recommender
+
+
+def _aligned(embeddings: tuple[np.ndarray, list[str]] | None,
+             item_ids: np.ndarray) -> np.ndarray | None:
+    """Embedding rows in the order of `item_ids` (zeros for items without one)."""
+    if embeddings is None:
+        return None
+    import pandas as pd
+
+    matrix, ids = embeddings
+    where = pd.Index(np.asarray(ids, dtype=object).astype(str)).get_indexer(item_ids)
+    out = np.zeros((len(item_ids), matrix.shape[1]), dtype=np.float32)
+    out[where >= 0] = matrix[where[where >= 0]]
+    return out
+
+
+def evaluate_recommender(config: Config, recommender_type: str, *,
+                         train_path: str | Path | None = None,
+                         test_path: str | Path | None = None,
+                         val_path: str | Path | None = None, task: str = "retrieval",
+                         output: str | None = None,
+                         recommender: Recommender | None = None) -> dict:
+    """Fit `recommender_type` on train (or use the fitted `recommender`), evaluate on test.
+
+    Paths default to `<data.split_data_path>/{train,test}.parquet`; when the test path is
+    defaulted, that split's val file (if present) is masked too. Writes the result JSON to
+    `output_path(config.results_dir, output)` when `output` is given; returns the dict.
+    """
+    started = time.perf_counter()
+    if task not in TASKS:
+        raise ConfigError(f"--eval_task must be one of {', '.join(TASKS)}, got {task!r}.")
+    if recommender is None and recommender_type not in RECOMMENDER_TYPES:
+        raise ConfigError(f"--recommender_type must be one of {', '.join(RECOMMENDER_TYPES)}, "
+                          f"got {recommender_type!r}.")
+    split_dir = config.data.split_data_path
+    if val_path is None and test_path is None:
+        default_val = default_split_path(split_dir, "val")
+        val_path = default_val if default_val.exists() else None
+    paths = {"train": Path(train_path or default_split_path(split_dir, "train")),
+             "test": Path(test_path or default_split_path(split_dir, "test"))}
+    if val_path is not None:
+        paths["val"] = Path(val_path)
+    frames = {name: read_split(path, f"{name} split", f"--{name}_data")
+              for name, path in paths.items()}
+    items, item_source = catalogue(config.data.processed_item_info_path, list(frames.values()))
+
+    embeddings = None
+    if recommender is None and recommender_type in CONTENT_TYPES:
+        embeddings = load_item_embeddings(config)
+    elif recommender_type not in CONTENT_TYPES:
+        embeddings = try_item_embeddings(config)
+    fit_started = time.perf_counter()
+    if recommender is None:
+        kwargs = {}
+        if embeddings is not None and recommender_type in CONTENT_TYPES:
+            kwargs = {"item_embeddings": embeddings[0], "item_ids": embeddings[1]}
+        recommender = create_recommender(recommender_type, config, **kwargs)
+        recommender.fit(frames["train"], items=items)
+    fit_seconds = time.perf_counter() - fit_started
+
+    eval_started = time.perf_counter()
+    exclude = [frames["train"]] + ([frames["val"]] if "val" in frames else [])
+    result = evaluate_interactions(
+        recommender, frames["test"], exclude, evaluation=config.evaluation, seed=config.seed,
+        task=task, item_embeddings=_aligned(embeddings, recommender.item_ids_))
+    files = {name: file_info(paths[name], frames[name]) for name in frames}
+    result["metadata"] = {
+        "task": task,
+        "recommender": recommender_type,
+        "mode": "sampled" if "sampling" in result else "full_ranking",
+        "k_values": list(config.evaluation.k_values),
+        "split_files": files,
+        "catalogue": {"source": item_source, "n_items": len(recommender.item_ids_),
+                      "cold_items": len(recommender.cold_items_)},
+        "counts": result.pop("counts"),
+        "checkpoint": None,
+        "config_hash": config_hash(config),
+        "dataset_fingerprint": dataset_fingerprint(files),
+        "seed": config.seed,
+        "item_embeddings": embeddings is not None,
+        "fit_seconds": round(fit_seconds, 3),
+        "eval_seconds": round(time.perf_counter() - eval_started, 3),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if output is not None:
+        path = output_path(config.results_dir, output)
+        write_json_atomic(path, _ordered(result))
+        result["metadata"]["output"] = str(path)
+    return _ordered(result)
+
+
+def _ordered(result: dict) -> dict:
+    """Stable key order: headline numbers first, bulky per-user arrays last."""
+    first = ["metrics", "ci95", "per_k", "beyond_accuracy", "cold_items", "sampling", "metadata"]
+    out = {key: result[key] for key in first if key in result}
+    out.update({key: value for key, value in result.items() if key not in out})
+    return out

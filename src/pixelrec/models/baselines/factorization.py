@@ -1,0 +1,79 @@
+"""Matrix factorisation through the `implicit` library: ALS and BPR."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from pixelrec.models.base import Recommender
+
+
+class _ImplicitRecommender(Recommender):
+    """Shared fit/vectors for implicit's CPU models (score = user factors . item factors)."""
+
+    def _model_class(self) -> type:
+        raise NotImplementedError
+
+    def _params(self) -> dict:
+        raise NotImplementedError
+
+    def _fit(self, matrix: sp.csr_matrix) -> None:
+        model_class = self._model_class()  # import first: limits apply to loaded libraries
+        with threadpool_limits(1, "blas"):  # implicit's own advice: BLAS threads fight its own
+            model = model_class(**self._params(), random_state=self.seed)
+            model.fit(matrix, show_progress=False)
+        self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+
+    def _user_vectors(self, rows: np.ndarray) -> np.ndarray:
+        return self.user_factors_[rows]
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_factors_
+
+
+class ALSRecommender(_ImplicitRecommender):
+    """Weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008)."""
+
+    name = "als"
+
+    def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
+                 iterations: int = 15, seed: int = 42):
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.seed = seed
+
+    def _model_class(self) -> type:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        return AlternatingLeastSquares
+
+    def _params(self) -> dict:
+        return {"factors": self.factors, "regularization": self.regularization,
+                "alpha": self.alpha, "iterations": self.iterations}
+
+
+class BPRRecommender(_ImplicitRecommender):
+    """Bayesian personalised ranking (Rendle et al. 2009); item factors carry a bias column."""
+
+    name = "bpr"
+
+    def __init__(self, factors: int = 64, learning_rate: float = 0.01,
+                 regularization: float = 0.01, iterations: int = 100, seed: int = 42):
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.seed = seed
+
+    def _model_class(self) -> type:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        return BayesianPersonalizedRanking
+
+    def _params(self) -> dict:
+        return {"factors": self.factors, "learning_rate": self.learning_rate,
+                "regularization": self.regularization, "iterations": self.iterations}

@@ -1,0 +1,55 @@
+"""Baseline internals against small hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from pixelrec.models.baselines import EASERecommender, PopularityRecommender
+from pixelrec.models.baselines.knn import topk_cosine
+
+
+def frame(pairs):
+    return pd.DataFrame(pairs, columns=["user_id", "item_id"])
+
+
+def test_topk_cosine_with_shrinkage_keeps_the_best_neighbour():
+    rows = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1]], dtype=np.float32))
+    sim = topk_cosine(rows, k=1, shrinkage=1.0).toarray()
+    expected = np.zeros((3, 3))
+    expected[0, 1] = expected[1, 0] = 1 / (np.sqrt(2) + 1)
+    expected[2, 0] = 1 / (2 + 1)
+    np.testing.assert_allclose(sim, expected, rtol=1e-6)
+
+
+def test_topk_cosine_is_blocked_over_rows(monkeypatch):
+    import pixelrec.models.baselines.knn as knn
+
+    x = sp.random(50, 30, density=0.2, random_state=0, format="csr", dtype=np.float32)
+    full = topk_cosine(x, k=5, shrinkage=2.0).toarray()
+    monkeypatch.setattr(knn, "_BLOCK", 7)
+    np.testing.assert_allclose(topk_cosine(x, k=5, shrinkage=2.0).toarray(), full, rtol=1e-6)
+
+
+def test_ease_closed_form():
+    # X = [[1, 1], [1, 0]], l2 = 1: P = inv([[3, 1], [1, 2]]) = [[2, -1], [-1, 3]] / 5
+    model = EASERecommender(l2=1.0).fit(frame([("a", "x"), ("a", "y"), ("b", "x")]))
+    np.testing.assert_allclose(model.weights_, [[0, 1 / 3], [1 / 2, 0]], rtol=1e-6)
+    assert model.score(["b"])[0] == pytest.approx([0, 1 / 3])
+
+
+def test_popularity_counts_distinct_train_users():
+    model = PopularityRecommender().fit(
+        frame([("a", "x"), ("a", "x"), ("b", "x"), ("b", "y")]), items=["x", "y", "z"])
+    assert model.item_popularity_.tolist() == [2, 1, 0]
+    ids, scores = model.recommend(["new user"], k=2)
+    assert ids[0].tolist() == ["x", "y"] and scores[0].tolist() == [2, 1]
+
+
+def test_ids_are_strings_and_catalogue_keeps_given_order():
+    train = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 20]})
+    model = PopularityRecommender().fit(train, items=["30", "10"])
+    assert model.item_ids_.tolist() == ["30", "10", "20"]
+    assert model.user_rows(["1", "2", "3"]).tolist() == [0, 1, -1]
