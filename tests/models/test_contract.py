@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pixelrec.config import load_config
-from pixelrec.models import RECOMMENDER_TYPES, Recommender, create_recommender
+from pixelrec.models import BASELINE_TYPES, Recommender, create_recommender
 
 from .blocks import block_data, block_embeddings
 
@@ -19,7 +19,7 @@ SMALL = [
     "evaluation.baselines.bpr.learning_rate=0.05",
     "evaluation.baselines.bpr.iterations=300",
 ]
-PERSONALISED = [t for t in RECOMMENDER_TYPES if t not in ("random", "popularity")]
+PERSONALISED = [t for t in BASELINE_TYPES if t not in ("random", "popularity")]
 
 
 def fitted(name: str) -> Recommender:
@@ -35,7 +35,7 @@ def block():
     return block_data()
 
 
-@pytest.fixture(scope="module", params=RECOMMENDER_TYPES)
+@pytest.fixture(scope="module", params=BASELINE_TYPES)
 def model(request):
     return fitted(request.param)
 

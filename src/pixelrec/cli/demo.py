@@ -19,5 +19,6 @@ def run(args: argparse.Namespace) -> int:
     from pixelrec.pipeline import run_demo
 
     config = load(args)
-    print(run_demo(config, n_items=args.n_items, n_users=args.n_users, seed=args.seed))
+    print(run_demo(config, n_items=args.n_items, n_users=args.n_users, seed=args.seed,
+                   config_path=args.config))
     return 0

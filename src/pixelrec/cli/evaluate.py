@@ -1,4 +1,4 @@
-"""`pixelrec evaluate`: fit a baseline on the train split and evaluate it on the test split."""
+"""`pixelrec evaluate`: fit a baseline (or load the trained model) and evaluate it on test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ HELP = "evaluate a recommender (full-ranking retrieval by default) and write a r
 
 # Kept in sync with pixelrec.models.RECOMMENDER_TYPES (a test checks it) so that --help stays light.
 RECOMMENDER_CHOICES = ("random", "popularity", "item_knn", "user_knn", "ease", "als", "bpr",
-                       "content_knn")
+                       "content_knn", "multimodal")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test_data", help="test split (default: <data.split_data_path>/"
                                             "test.parquet, masking that split's val file)")
     parser.add_argument("--val_data", help="val split whose items are masked too")
+    parser.add_argument("--checkpoint", default="best",
+                        help="multimodal only: best, last or a checkpoint path (default: best)")
     parser.add_argument("--eval_task", choices=("retrieval", "ranking"), default="retrieval")
     parser.add_argument("--output", help="result file name under results_dir (a path if it has "
                                          "a directory part; default eval_<type>_<task>.json)")
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or f"eval_{args.recommender_type}_{args.eval_task}.json"
     result = evaluate_recommender(config, args.recommender_type, train_path=args.train_data,
                                   test_path=args.test_data, val_path=args.val_data,
-                                  task=args.eval_task, output=output)
+                                  task=args.eval_task, output=output,
+                                  checkpoint=args.checkpoint)
     meta = result["metadata"]
     print(f"{args.recommender_type} | task {meta['task']} | {meta['mode']} | "
           f"{meta['counts']['evaluated_users']} users | {meta['catalogue']['n_items']} items")

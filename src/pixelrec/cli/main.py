@@ -17,9 +17,16 @@ COMMANDS: dict[str, str] = {
     "demo-data": "demo_data",
     "preprocess": "preprocess",
     "split": "split",
-    "demo": "demo",
+    "precompute": "precompute",
+    "cache": "cache",
+    "train": "train",
+    "extract-encoders": "extract_encoders",
     "evaluate": "evaluate",
     "compare": "compare",
+    "recommend": "recommend",
+    "serve": "serve",
+    "report": "report",
+    "demo": "demo",
 }
 
 
@@ -43,11 +50,12 @@ def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentPar
     )
     parser.add_argument("--version", action="version", version=f"pixelrec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    parent = common_parser()
     for name, module_name in (commands or COMMANDS).items():
         module = importlib.import_module(f"pixelrec.cli.{module_name}")
+        # a fresh parent per command: parents share action objects, so a command changing
+        # its --config default must not change everyone's
         cmd = sub.add_parser(name, help=module.HELP.replace("%", "%%"), description=module.HELP,
-                             parents=[parent])
+                             parents=[common_parser()])
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import string
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from pixelrec.config.base import Section
+
+TEXT_COLUMNS = ("title", "tag", "description")
 
 
 class CacheConfig(Section):
@@ -16,4 +21,23 @@ class CacheConfig(Section):
 
 class FeaturesConfig(Section):
     text_template: str = "{title}. {tag}. {description}"
-    batch_size: int = Field(32, ge=1)
+    image_batch_size: int = Field(4, ge=1, description="images per encoder forward")
+    text_batch_size: int = Field(32, ge=1, description="texts per encoder forward")
+    max_text_length: int = Field(128, ge=8, le=4096, description="tokens; longer text is truncated")
+    num_workers: int = Field(1, ge=0, description="image decode processes; 0 decodes inline")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+    @field_validator("text_template")
+    @classmethod
+    def _template_uses_known_columns(cls, value: str) -> str:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"is not a valid template: {exc}") from None
+        unknown = [f for f in fields if f not in TEXT_COLUMNS]
+        if not fields or unknown:
+            raise ValueError(
+                f"must use only the placeholders {{title}}, {{tag}}, {{description}} "
+                f"(found {fields or 'none'})"
+            )
+        return value

@@ -32,9 +32,11 @@ class ModelConfig(Section):
     use_tags: bool = True
     user_history: Literal["none", "mean", "attention"] = "mean"
     history_length: int = Field(50, ge=1)
+    similarity: Literal["dot", "cosine"] = "cosine"
+    temperature: float = Field(0.1, gt=0, le=10)
     scorer: Literal["dot", "mlp"] = "dot"
     scorer_hidden_dims: list[int] = Field(default_factory=lambda: [64])
-    use_contrastive: bool = False
+    use_contrastive: bool = True
     contrastive_weight: float = Field(0.1, ge=0)
     contrastive_temperature: float = Field(0.07, ge=0.01, le=1.0)
 
@@ -62,8 +64,9 @@ class TrainingConfig(Section):
     loss: Literal["bce", "bpr", "softmax"] = "softmax"
     negative_sampling_ratio: int = Field(2, ge=1)
     negative_sampling_strategy: Literal["random", "popularity"] = "random"
+    logq_correction: bool = False
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    weight_decay: float = Field(1e-4, ge=0)
+    weight_decay: float = Field(0.01, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)
     scheduler: Literal["none", "reduce_on_plateau", "cosine", "step"] = "cosine"
     warmup_steps: int = Field(0, ge=0)
@@ -74,6 +77,7 @@ class TrainingConfig(Section):
     gradient_accumulation_steps: int = Field(1, ge=1)
     validation_metric: str = "ndcg@10"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    num_threads: int | None = Field(None, ge=1)
     bf16: bool = True
     progress: bool = True
     use_wandb: bool = False

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from pixelrec.config.base import Section
 from pixelrec.config.data import DataConfig
 from pixelrec.config.evaluation import EvaluationConfig
 from pixelrec.config.features import FeaturesConfig
 from pixelrec.config.model import ModelConfig, TrainingConfig
-
-
-class RecommendationConfig(Section):
-    top_k: int = Field(10, ge=1)
+from pixelrec.config.serving import RecommendationConfig, ServingConfig
 
 
 class Config(Section):
@@ -27,3 +22,4 @@ class Config(Section):
     features: FeaturesConfig = FeaturesConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     recommendation: RecommendationConfig = RecommendationConfig()
+    serving: ServingConfig = ServingConfig()

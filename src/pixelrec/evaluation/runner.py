@@ -21,7 +21,13 @@ from pixelrec.evaluation.data import (
 from pixelrec.evaluation.embeddings import load_item_embeddings, try_item_embeddings
 from pixelrec.evaluation.results import output_path
 from pixelrec.io import write_json_atomic
-from pixelrec.models import CONTENT_TYPES, RECOMMENDER_TYPES, Recommender, create_recommender
+from pixelrec.models import (
+    CONTENT_TYPES,
+    RECOMMENDER_TYPES,
+    TRAINED_TYPES,
+    Recommender,
+    create_recommender,
+)
 
 
 def _aligned(embeddings: tuple[np.ndarray, list[str]] | None,
@@ -43,12 +49,14 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
                          test_path: str | Path | None = None,
                          val_path: str | Path | None = None, task: str = "retrieval",
                          output: str | None = None,
-                         recommender: Recommender | None = None) -> dict:
+                         recommender: Recommender | None = None,
+                         checkpoint: str | None = None) -> dict:
     """Fit `recommender_type` on train (or use the fitted `recommender`), evaluate on test.
 
     Paths default to `<data.split_data_path>/{train,test}.parquet`; when the test path is
     defaulted, that split's val file (if present) is masked too. Writes the result JSON to
     `output_path(config.results_dir, output)` when `output` is given; returns the dict.
+    `multimodal` is loaded from `checkpoint` (`best`, `last` or a path; default `best`).
     """
     started = time.perf_counter()
     if task not in TASKS:
@@ -74,7 +82,14 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
     elif recommender_type not in CONTENT_TYPES:
         embeddings = try_item_embeddings(config)
     fit_started = time.perf_counter()
-    if recommender is None:
+    checkpoint_file = None
+    if recommender is None and recommender_type in TRAINED_TYPES:
+        from pixelrec.models.multimodal.loading import load_multimodal_recommender
+        from pixelrec.training.checkpoint import checkpoint_path
+
+        checkpoint_file = str(checkpoint_path(config.checkpoint_dir, checkpoint or "best"))
+        recommender = load_multimodal_recommender(config, checkpoint_file, train=frames["train"])
+    elif recommender is None:
         kwargs = {}
         if embeddings is not None and recommender_type in CONTENT_TYPES:
             kwargs = {"item_embeddings": embeddings[0], "item_ids": embeddings[1]}
@@ -97,7 +112,7 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
         "catalogue": {"source": item_source, "n_items": len(recommender.item_ids_),
                       "cold_items": len(recommender.cold_items_)},
         "counts": result.pop("counts"),
-        "checkpoint": None,
+        "checkpoint": checkpoint_file,
         "config_hash": config_hash(config),
         "dataset_fingerprint": dataset_fingerprint(files),
         "seed": config.seed,

@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 # Baselines that need only interactions; `content_knn` also needs item embeddings.
 COLLABORATIVE_TYPES = ("random", "popularity", "item_knn", "user_knn", "ease", "als", "bpr")
 CONTENT_TYPES = ("content_knn",)
-RECOMMENDER_TYPES = COLLABORATIVE_TYPES + CONTENT_TYPES
+# Trained models: loaded from a checkpoint, not fitted by `create_recommender`.
+TRAINED_TYPES = ("multimodal",)
+BASELINE_TYPES = COLLABORATIVE_TYPES + CONTENT_TYPES
+RECOMMENDER_TYPES = BASELINE_TYPES + TRAINED_TYPES
 
 
 def create_recommender(name: str, config: Config, item_embeddings: np.ndarray | None = None,
@@ -46,6 +49,9 @@ def create_recommender(name: str, config: Config, item_embeddings: np.ndarray | 
         return ALSRecommender(**params.als.model_dump(), seed=seed)
     if name == "bpr":
         return BPRRecommender(**params.bpr.model_dump(), seed=seed)
+    if name in TRAINED_TYPES:
+        raise ValueError(f"{name} is trained with `pixelrec train` and loaded from its "
+                         f"checkpoint (pixelrec.models.multimodal.load_multimodal_recommender)")
     if name == "content_knn":
         if item_embeddings is None or item_ids is None:
             raise ValueError("content_knn needs item_embeddings and item_ids")
@@ -54,9 +60,11 @@ def create_recommender(name: str, config: Config, item_embeddings: np.ndarray | 
 
 
 __all__ = [
+    "BASELINE_TYPES",
     "COLLABORATIVE_TYPES",
     "CONTENT_TYPES",
     "RECOMMENDER_TYPES",
+    "TRAINED_TYPES",
     "Recommender",
     "create_recommender",
 ]

@@ -1,0 +1,58 @@
+"""`pixelrec recommend`: top-K recommendations for chosen users, written as JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "write top-K recommendations for users (unknown users get popularity, marked)"
+
+# Kept in sync with pixelrec.config.serving.RECOMMENDER_CHOICES (a test checks it).
+RECOMMENDER_CHOICES = ("multimodal", "random", "popularity", "item_knn", "user_knn", "ease", "als",
+                       "bpr", "content_knn")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--users", nargs="+", metavar="USER_ID", help="user ids")
+    who.add_argument("--user_file", help="text file with one user id per line")
+    who.add_argument("--sample_users", type=int, metavar="N",
+                     help="N known users sampled with the config seed (default: every known user)")
+    who.add_argument("--history_file", help="CSV/Parquet with user_id, item_id (, timestamp): "
+                                            "users known only by these interactions")
+    parser.add_argument("--top_k", type=int, help="list length (recommendation.top_k)")
+    parser.add_argument("--recommender_type", choices=RECOMMENDER_CHOICES,
+                        help="recommendation.recommender_type (baselines are fitted on train now)")
+    parser.add_argument("--checkpoint", help="multimodal checkpoint: best, last or a path "
+                                             "(recommendation.checkpoint)")
+    parser.add_argument("--output", default="recommendations",
+                        help="file name under results_dir (a path if it has a directory part); "
+                             "the format's extension is added when missing "
+                             "(default: %(default)s)")
+    parser.add_argument("--format", dest="fmt", choices=("json", "csv"), default="json")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pixelrec.cli._common import load
+    from pixelrec.inference import generate_recommendations, load_engine
+
+    extra = []
+    if args.recommender_type:
+        extra.append(f"recommendation.recommender_type={args.recommender_type}")
+    if args.checkpoint:
+        extra.append(f"recommendation.checkpoint={args.checkpoint}")
+    config = load(args, extra)
+    output = args.output
+    if Path(output).suffix.lower() != f".{args.fmt}":
+        output = f"{output}.{args.fmt}"
+    engine = load_engine(config)
+    if engine.ann is not None:
+        print("ANN index: " + ", ".join(f"{k} {v}" for k, v in engine.ann.report.items()))
+    result, path = generate_recommendations(
+        config, users=args.users, user_file=args.user_file, sample_users=args.sample_users,
+        history_file=args.history_file, top_k=args.top_k, output=output, fmt=args.fmt, engine=engine)
+    fallback = sum(1 for entry in result.values() if entry["fallback"])
+    print(f"{config.recommendation.recommender_type}: recommendations for {len(result)} users "
+          f"({fallback} unknown -> popularity fallback) written to {path}")
+    return 0

@@ -1,0 +1,30 @@
+"""`pixelrec serve`: the HTTP API over a trained model (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+
+from pixelrec.cli.recommend import RECOMMENDER_CHOICES
+
+HELP = "serve recommendations over HTTP (binds 127.0.0.1 by default; see docs/serving.md)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="interface to bind (serving.host, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (serving.port, default 8000)")
+    parser.add_argument("--recommender_type", choices=RECOMMENDER_CHOICES,
+                        help="recommendation.recommender_type")
+    parser.add_argument("--checkpoint", help="best, last or a path (recommendation.checkpoint)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pixelrec.cli._common import load
+    from pixelrec.serving import serve
+
+    extra = []
+    if args.recommender_type:
+        extra.append(f"recommendation.recommender_type={args.recommender_type}")
+    if args.checkpoint:
+        extra.append(f"recommendation.checkpoint={args.checkpoint}")
+    serve(load(args, extra), host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,49 @@
+"""`pixelrec train`: train the multimodal model (also under `torchrun --nproc_per_node N`)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "train the multimodal recommender on the split (checkpoints, curves, metadata)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
+                        help="override training.device (default: auto)")
+    parser.add_argument("--resume", nargs="?", const="last", metavar="CHECKPOINT",
+                        help="continue from a checkpoint: last (default), best or a path")
+    parser.add_argument("--use_wandb", action="store_true",
+                        help="log to Weights & Biases (needs `pip install wandb`; "
+                             "WANDB_MODE=offline works without a network)")
+    parser.add_argument("--wandb_project", help="override training.wandb_project")
+    parser.add_argument("--wandb_entity", help="override training.wandb_entity")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pixelrec.cli._common import load
+    from pixelrec.training import train_model
+
+    extra = []
+    if args.use_wandb:
+        extra.append("training.use_wandb=true")
+    if args.wandb_project:
+        extra.append(f"training.wandb_project={args.wandb_project}")
+    if args.wandb_entity:
+        extra.append(f"training.wandb_entity={args.wandb_entity}")
+    config = load(args, extra)
+    summary = train_model(config, device=args.device, resume=args.resume,
+                          config_path=args.config)
+    if summary["world_size"] > 1 and not _is_rank0():
+        return 0
+    best = summary["best_val_ndcg@10"]
+    shown = "n/a" if best is None else f"{best:.4f}"
+    print(f"trained {summary['epochs']} epochs in {summary['seconds']:.1f} s on "
+          f"{summary['device']} (x{summary['world_size']}); best val NDCG@10 {shown} "
+          f"(epoch {summary['best_epoch']}); checkpoint {summary['checkpoint']}")
+    return 0
+
+
+def _is_rank0() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

@@ -1,0 +1,249 @@
+"""Entry functions: open the cache for a config, precompute it, and read item vectors from it."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixelrec.errors import ConfigError
+from pixelrec.features.cache import SimpleFeatureCache, cache_name
+from pixelrec.features.imaging import file_hash
+from pixelrec.features.registry import EncoderSpec, resolve_text, resolve_vision
+from pixelrec.features.text import render_text
+
+# Encoding more than this many items on the fly (outside precompute) earns a warning.
+ON_THE_FLY_WARNING = 1000
+_MEMORY_CACHES: dict[str, SimpleFeatureCache] = {}
+
+
+@dataclass
+class ItemInputs:
+    """What the encoders read for each item, aligned by position."""
+
+    item_ids: list[str]
+    texts: list[str]
+    image_paths: list[str | None]
+
+    def subset(self, positions: list[int]) -> ItemInputs:
+        return ItemInputs([self.item_ids[i] for i in positions], [self.texts[i] for i in positions],
+                          [self.image_paths[i] for i in positions])
+
+
+def read_items(config, max_items: int | None = None) -> ItemInputs:
+    """The processed item table as encoder inputs (text from `features.text_template`)."""
+    from pixelrec.io import read_table
+
+    df = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
+                    what="processed item table", config_key="data.processed_item_info_path")
+    if "item_id" not in df.columns:
+        from pixelrec.errors import DataError
+
+        raise DataError(f"processed item table {config.data.processed_item_info_path} has no "
+                        f"item_id column; re-run `pixelrec preprocess`.")
+    if max_items is not None:
+        df = df.head(max_items)
+    columns = [c for c in ("title", "tag", "description") if c in df.columns]
+    records = df[columns].to_dict("records")
+    texts = [render_text(r, config.features.text_template) for r in records]
+    folder = Path(config.data.processed_image_folder)
+    rel = df["image_path"].fillna("").astype(str) if "image_path" in df.columns else [""] * len(df)
+    has = df["has_image"].astype(bool) if "has_image" in df.columns else [True] * len(df)
+    paths = [str(folder / p) if p and h else None for p, h in zip(rel, has, strict=True)]
+    return ItemInputs(df["item_id"].astype(str).tolist(), texts, paths)
+
+
+def encoder_specs(config) -> dict[str, EncoderSpec]:
+    """Resolve the configured encoders (no network, no model load; hashes the weights)."""
+    specs = {}
+    if config.model.vision_model is not None:
+        specs["image"] = resolve_vision(config.model.vision_model)
+    if config.model.language_model is not None:
+        specs["text"] = resolve_text(config.model.language_model, config.features.max_text_length)
+    return specs
+
+
+def cache_key(config, specs: dict[str, EncoderSpec] | None = None) -> dict[str, Any]:
+    """The manifest fields that define a cache; any difference means a different cache."""
+    specs = encoder_specs(config) if specs is None else specs
+    return {
+        "image": specs["image"].describe() if "image" in specs else None,
+        "text": specs["text"].describe() if "text" in specs else None,
+        "text_template": config.features.text_template if "text" in specs else None,
+        "augmentation_views": 0,
+        "dtype": "float32",
+    }
+
+
+def cache_directory(config) -> Path:
+    """`<data.cache_config.cache_directory>/<vision>_<language>` for the configured encoders."""
+    name = cache_name(config.model.vision_model, config.model.language_model)
+    return Path(config.data.cache_config.cache_directory) / name
+
+
+def open_cache(config, writable: bool = False,
+               specs: dict[str, EncoderSpec] | None = None) -> SimpleFeatureCache:
+    """The feature cache for this config; refuses one built with different settings.
+
+    Read-only opens take no lock (safe in DataLoader workers). With `data.cache_config.use_disk`
+    false (or the cache disabled) the cache lives in this process's memory only.
+    """
+    cfg = config.data.cache_config
+    if config.model.vision_model is None and config.model.language_model is None:
+        raise ConfigError("model.vision_model and model.language_model are both null: there is "
+                          "nothing to encode. Set at least one of them.")
+    key = cache_key(config, specs)
+    directory = cache_directory(config)
+    if cfg.enabled and cfg.use_disk:
+        return SimpleFeatureCache(directory, key, use_disk=True,
+                                  max_memory_items=cfg.max_memory_items, writable=writable)
+    memo = f"{directory}|{key}|{cfg.max_memory_items}"
+    if memo not in _MEMORY_CACHES:
+        _MEMORY_CACHES[memo] = SimpleFeatureCache(directory, key, use_disk=False,
+                                                  max_memory_items=cfg.max_memory_items)
+    return _MEMORY_CACHES[memo]
+
+
+def input_hashes(inputs: ItemInputs, modality: str, threads: int = 4) -> list[str]:
+    """Per item: a hash of the image bytes or of the rendered text."""
+    if modality == "text":
+        return [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in inputs.texts]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(file_hash, inputs.image_paths, chunksize=64))
+
+
+def fill(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, EncoderSpec], config,
+         progress: bool = False) -> dict[str, dict[str, int]]:
+    """Encode every item whose cached entry is absent or stale; returns per-modality counts."""
+    from pixelrec.features.encoders import load_encoder
+    from pixelrec.features.pipeline import encode_images, encode_texts
+
+    feats = config.features
+    counts = {}
+    for modality, spec in specs.items():
+        hashes = input_hashes(inputs, modality)
+        todo = [i for i, fresh in enumerate(cache.fresh(modality, inputs.item_ids, hashes))
+                if not fresh]
+        counts[modality] = {"computed": len(todo), "reused": len(inputs.item_ids) - len(todo)}
+        if not todo:
+            continue
+        part = inputs.subset(todo)
+        part_hashes = [hashes[i] for i in todo]
+
+        def sink(positions, vectors, ok, part=part, part_hashes=part_hashes, modality=modality):
+            cache.put(modality, [part.item_ids[p] for p in positions],
+                      [part_hashes[p] for p in positions], vectors, ok)
+
+        encoder = load_encoder(spec, feats.device)
+        bar = _progress(len(todo), modality, progress)
+        try:
+            if modality == "image":
+                encode_images(encoder, part.image_paths, feats.image_batch_size, feats.num_workers,
+                              sink, bar)
+            else:
+                encode_texts(encoder, part.texts, feats.text_batch_size, sink, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    return counts
+
+
+def _progress(total: int, modality: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    unit = "img" if modality == "image" else "text"
+    return tqdm(total=total, desc=f"encoding {modality}s", unit=unit, dynamic_ncols=True)
+
+
+def precompute(config, max_items: int | None = None, force: bool = False,
+               progress: bool = True) -> dict[str, Any]:
+    """Encode every item of the processed item table into the cache; reuses fresh entries.
+
+    Returns a summary: cache name and directory, items, seconds, and per modality the numbers of
+    items computed, reused and missing (no usable image/text).
+    """
+    if not config.data.cache_config.enabled:
+        raise ConfigError("data.cache_config.enabled is false, so there is no cache to "
+                          "precompute; set it to true (features are then encoded on the fly).")
+    start = time.perf_counter()
+    inputs = read_items(config, max_items)
+    specs = encoder_specs(config)
+    with open_cache(config, writable=True, specs=specs) as cache:
+        if force:
+            cache.clear()
+        counts = fill(cache, inputs, specs, config, progress=progress)
+        cache.write_info()
+        for modality in counts:
+            ok = cache.mask(modality, inputs.item_ids)
+            counts[modality]["missing"] = int((~ok).sum())
+        return {"cache": cache.name, "directory": str(cache.directory),
+                "items": len(inputs.item_ids), "seconds": round(time.perf_counter() - start, 3),
+                **counts}
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    parts = [f"{summary['items']} items in {summary['seconds']:.1f} s"]
+    for modality in ("image", "text"):
+        if modality in summary:
+            c = summary[modality]
+            parts.append(f"{modality}: {c['computed']} computed, {c['reused']} reused, "
+                         f"{c['missing']} missing")
+    return f"precompute {summary['cache']}: " + "; ".join(parts)
+
+
+def item_features(config, item_ids: list[str] | None = None
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per modality, (vectors [n, dim], present mask [n]) aligned with `item_ids` (default: all
+    items of the processed table). Items absent from the cache are encoded now and added."""
+    inputs = read_items(config)
+    if item_ids is not None:
+        where = {item_id: k for k, item_id in enumerate(inputs.item_ids)}
+        unknown = [i for i in item_ids if i not in where]
+        if unknown:
+            from pixelrec.errors import DataError
+
+            raise DataError(f"{len(unknown)} item ids are not in the processed item table "
+                            f"{config.data.processed_item_info_path} (e.g. {unknown[:3]}).")
+        inputs = inputs.subset([where[i] for i in item_ids])
+    specs = encoder_specs(config)
+    cfg = config.data.cache_config
+    writable = cfg.enabled and cfg.use_disk
+    cache = open_cache(config, writable=writable, specs=specs)
+    if not writable:  # memory only: the LRU must hold the whole request to answer it
+        cache.max_memory_items = max(cache.max_memory_items, len(inputs.item_ids))
+    try:
+        counts = fill(cache, inputs, specs, config)
+        computed = max((c["computed"] for c in counts.values()), default=0)
+        if writable and computed > ON_THE_FLY_WARNING:
+            warnings.warn(f"{computed} items were not in the feature cache {cache.directory} and "
+                          f"were encoded now; run `pixelrec precompute` first to do this once.",
+                          stacklevel=2)
+        if writable:
+            cache.write_info()
+        return {m: cache.load_all(m, inputs.item_ids) for m in specs}
+    finally:
+        if writable:
+            cache.close()
+
+
+def item_embedding_matrix(config, item_ids: list[str] | None = None
+                          ) -> tuple[list[str], np.ndarray]:
+    """(item_ids, [n, d_image + d_text] float32): L2-normalised image and text vectors side by
+    side, zeros where a modality is missing. For content-based baselines (cosine KNN)."""
+    ids = read_items(config).item_ids if item_ids is None else list(item_ids)
+    blocks = []
+    for vectors, mask in item_features(config, ids).values():
+        block = np.asarray(vectors, dtype=np.float32).copy()
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        block = np.divide(block, norms, out=np.zeros_like(block), where=norms > 0)
+        block[~mask] = 0.0
+        blocks.append(block)
+    return ids, np.concatenate(blocks, axis=1)

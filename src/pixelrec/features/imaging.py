@@ -1,0 +1,66 @@
+"""Image decoding for encoders: runs in worker processes, so it imports only Pillow and numpy.
+
+A batch is decoded to uint8 HxWx3 arrays (shorter side resized, centre-cropped); normalisation to
+the encoder's mean/std happens in the main process on the whole batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+import numpy as np
+from PIL import Image
+
+RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
+            "lanczos": Image.Resampling.LANCZOS, "nearest": Image.Resampling.NEAREST}
+
+
+def file_hash(path: str | None) -> str:
+    """blake2b of a file's bytes; "none" when there is no path, "unreadable" when it cannot be read."""
+    if not path:
+        return "none"
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.blake2b(fh.read(), digest_size=16).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def decode(path: str | BinaryIO | None, pre: dict[str, Any]) -> np.ndarray | None:
+    """One image (a path or a binary file object) as a uint8 [crop, crop, 3] array, or None if it
+    is missing or corrupt."""
+    if not path:
+        return None
+    try:
+        with Image.open(path) as im:
+            if pre.get("jpeg_draft"):
+                im.draft("RGB", (pre["resize_shorter"], pre["resize_shorter"]))
+            im = im.convert("RGB")
+            return resize_crop(im, pre)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def resize_crop(im: Image.Image, pre: dict[str, Any]) -> np.ndarray:
+    """Resize the shorter side to `resize_shorter`, then centre-crop `crop` x `crop`."""
+    short, crop = pre["resize_shorter"], pre["crop"]
+    w, h = im.size
+    scale = short / min(w, h)
+    size = (max(crop, round(w * scale)), max(crop, round(h * scale)))
+    im = im.resize(size, RESAMPLE[pre["resample"]])
+    left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
+    return np.asarray(im.crop((left, top, left + crop, top + crop)), dtype=np.uint8)
+
+
+def decode_batch(paths: Sequence[str | None], pre: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a batch: (uint8 [n, crop, crop, 3] with zeros for failures, ok mask [n])."""
+    crop = pre["crop"]
+    out = np.zeros((len(paths), crop, crop, 3), dtype=np.uint8)
+    ok = np.zeros(len(paths), dtype=bool)
+    for i, path in enumerate(paths):
+        arr = decode(path, pre)
+        if arr is not None:
+            out[i], ok[i] = arr, True
+    return out, ok

@@ -1,0 +1,78 @@
+"""Batched encoding: image decoding in worker processes overlapping the model forward.
+
+Workers decode a few batches ahead (bounded, so memory stays flat on any catalogue size) while the
+main process runs the encoder; texts are encoded in length-sorted batches to minimise padding.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from pixelrec.features.imaging import decode_batch
+
+Sink = Callable[[list[int], np.ndarray, np.ndarray], None]
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def decoded_batches(paths: list[str | None], pre: dict[str, Any], batch_size: int,
+                    workers: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (uint8 [b, crop, crop, 3], ok [b]) per batch of `paths`, in order."""
+    chunks = _chunks(paths, batch_size)
+    if workers == 0 or len(chunks) <= 1:
+        for chunk in chunks:
+            yield decode_batch(chunk, pre)
+        return
+    ahead = 4 * workers
+    # fork where available: workers only run Pillow/numpy, and a fork needs no `__main__` guard
+    # in user scripts (spawn re-imports the caller's main module).
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # Decoders run at lower priority: the forward keeps the cores and decoding fills idle gaps.
+    with mp.get_context(method).Pool(workers, initializer=os.nice, initargs=(10,)) as pool:
+        pending: deque = deque()
+        todo = iter(chunks)
+        for chunk in todo:
+            pending.append(pool.apply_async(decode_batch, (chunk, pre)))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            result = pending.popleft().get()
+            chunk = next(todo, None)
+            if chunk is not None:
+                pending.append(pool.apply_async(decode_batch, (chunk, pre)))
+            yield result
+
+
+def encode_images(encoder, paths: list[str | None], batch_size: int, workers: int,
+                  sink: Sink, progress=None) -> None:
+    """Encode images batch by batch; `sink(positions, vectors, ok)` receives each batch."""
+    start = 0
+    for pixels, ok in decoded_batches(paths, encoder.spec.preprocessing, batch_size, workers):
+        vectors = np.zeros((len(ok), encoder.dim), dtype=np.float32)
+        if ok.any():
+            vectors[ok] = encoder.encode(pixels[ok])
+        sink(list(range(start, start + len(ok))), vectors, ok)
+        start += len(ok)
+        if progress is not None:
+            progress.update(len(ok))
+
+
+def encode_texts(encoder, texts: list[str], batch_size: int, sink: Sink, progress=None) -> None:
+    """Encode texts in length-sorted batches; empty texts get zero vectors and ok False."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for positions in _chunks(order, batch_size):
+        ok = np.array([bool(texts[i]) for i in positions], dtype=bool)
+        vectors = np.zeros((len(positions), encoder.dim), dtype=np.float32)
+        if ok.any():
+            vectors[ok] = encoder.encode([texts[i] for i, o in zip(positions, ok, strict=True) if o])
+        sink(positions, vectors, ok)
+        if progress is not None:
+            progress.update(len(positions))

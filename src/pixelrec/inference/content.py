@@ -1,0 +1,135 @@
+"""What only a content model can do at inference: vectors for brand-new items (from their image,
+text, numbers and tags through the trained item tower) and for users known only by a history."""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from pixelrec.errors import DataError, PixelRecError
+from pixelrec.models.multimodal.content import Features, build_content
+
+# (image bytes or None, rendered text) -> one-row features per modality.
+Embedder = Callable[[bytes | None, str], Features]
+
+
+class EncoderEmbedder:
+    """The configured pretrained encoders (`model.vision_model` / `model.language_model`),
+    loaded on first use; a modality without input gets a zero vector and mask False."""
+
+    def __init__(self, config, dims: dict[str, int]) -> None:
+        self.config, self.dims = config, dims
+        self._specs = None
+
+    def __call__(self, image: bytes | None, text: str) -> Features:
+        from pixelrec.features.compute import encoder_specs
+        from pixelrec.features.encoders import load_encoder
+        from pixelrec.features.imaging import decode
+
+        if self._specs is None:
+            self._specs = encoder_specs(self.config)
+        out = {}
+        for modality, dim in self.dims.items():
+            vector, ok = np.zeros((1, dim), np.float32), np.zeros(1, bool)
+            spec = self._specs.get(modality)
+            data = image if modality == "image" else text
+            if spec is not None and data:
+                encoder = load_encoder(spec, self.config.features.device)
+                if modality == "image":
+                    pixels = decode(io.BytesIO(data), spec.preprocessing)
+                    if pixels is None:
+                        raise DataError("the uploaded image could not be decoded.")
+                    encoded = encoder.encode(np.array(pixels[None]))  # writable copy
+                else:
+                    encoded = encoder.encode([text])
+                if encoded.shape[1] != dim:
+                    raise PixelRecError(f"the {modality} encoder gives {encoded.shape[1]}-d "
+                                        f"vectors but the checkpoint expects {dim}-d; serve "
+                                        f"with the model.* encoders it was trained with.")
+                vector, ok = encoded.astype(np.float32), np.ones(1, bool)
+            out[modality] = (vector, ok)
+        return out
+
+
+class ContentModel:
+    """New-item and history-user vectors for a fitted `MultimodalRecommender`."""
+
+    def __init__(self, recommender, config, tag_vocab: list[str],
+                 numeric_cols: list[str]) -> None:
+        net = recommender.network
+        self.network, self.config = net, config
+        self.tag_vocab, self.numeric_cols = list(tag_vocab), list(numeric_cols)
+        # A private copy of the item tower (weights only: the catalogue's input buffers are not
+        # copied), rebound to the new items' inputs on each call.
+        skip = {id(b): torch.empty(0) for b in net.item_tower.buffers()}
+        self.tower = copy.deepcopy(net.item_tower, skip).cpu().eval()
+        self.dims = {m: self.tower.proj[m].in_features for m in self.tower.modalities}
+        self._scaler = None
+
+    @property
+    def uses_history(self) -> bool:
+        return self.network.uses_history
+
+    def prepare(self, fields: dict) -> tuple[dict, str]:
+        """(row, text) of a new item: text fields cleaned as `pixelrec preprocess` does, numeric
+        fields kept raw (scaled when embedded), and the encoder text from the template."""
+        from pixelrec.data.processors.text import TextProcessor
+        from pixelrec.features.text import render_text
+
+        clean = TextProcessor(self.config.data.text_cleaning)
+        row = {"title": clean.clean(fields.get("title")),
+               "tag": clean.clean_tags(fields.get("tag")),
+               "description": clean.clean(fields.get("description"))}
+        for col in self.numeric_cols:
+            value = fields.get(col)
+            row[col] = None if value is None else float(value)
+        return row, render_text(row, self.config.features.text_template)
+
+    def _scaled(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Raw numeric fields -> the scale of the processed table (the saved scaler)."""
+        from pathlib import Path
+
+        from pixelrec.data.processors.numerical import NumericalProcessor
+
+        if not self.numeric_cols:
+            return table
+        if self._scaler is None:
+            path = Path(self.config.data.scaler_path)
+            if not path.exists():
+                raise DataError(f"numeric scaler not found: {path}; run `pixelrec preprocess` "
+                                f"or set data.scaler_path.")
+            self._scaler = NumericalProcessor.load(path)
+        table = table.copy()
+        for col in self._scaler.columns_:
+            table[col] = pd.to_numeric(table.get(col, np.nan), errors="coerce")
+        scaled, _ = self._scaler.transform(table)
+        return scaled
+
+    @torch.no_grad()
+    def item_vectors(self, table: pd.DataFrame, features: Features) -> torch.Tensor:
+        """Vectors [n, d] of items given by raw fields (`table`) and encoder `features`."""
+        if table.empty:
+            return torch.zeros((0, self.network.user_tower.ids.embedding_dim))
+        table = self._scaled(table.reset_index(drop=True))
+        content = build_content(table["item_id"].astype(str).tolist(), table, features,
+                                self.numeric_cols, use_tags=self.tower.tags is not None,
+                                id_items=[], tag_vocab=self.tag_vocab)
+        self.tower.set_content(content)
+        vecs = self.tower(torch.arange(len(table)))
+        return (F.normalize(vecs, dim=-1) if self.network.cosine else vecs).float()
+
+    @torch.no_grad()
+    def history_vector(self, item_vectors: torch.Tensor) -> torch.Tensor:
+        """The user vector [1, d] of an unknown user (id row 0) pooling `item_vectors` [h, d]
+        (the last `model.history_length` are used), scaled as the trained scorer expects."""
+        net = self.network
+        history = item_vectors[-net.history_length:].unsqueeze(0)
+        mask = torch.ones(history.shape[:2], dtype=torch.bool)
+        vec = net.user_tower(torch.zeros(1, dtype=torch.long), history, mask)
+        return (F.normalize(vec, dim=-1) / net.temperature if net.cosine else vec).float()

@@ -1,0 +1,101 @@
+"""A fitted recommender of any type for a config, and every interaction known for its users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pixelrec.errors import ConfigError
+from pixelrec.models import CONTENT_TYPES, RECOMMENDER_TYPES, Recommender, create_recommender
+
+
+def load_recommender(config, recommender_type: str | None = None, checkpoint: str | None = None,
+                     features=None) -> Recommender:
+    """`multimodal`: the trained checkpoint (`recommendation.checkpoint` unless given; encoder
+    `features` replace the feature cache, as in training); any baseline: fitted now on the
+    train split, over every item of the processed item table."""
+    from pixelrec.evaluation.data import catalogue, default_split_path, read_split
+
+    name = recommender_type or config.recommendation.recommender_type
+    if name == "multimodal":
+        from pixelrec.models.multimodal.loading import load_multimodal_recommender
+
+        return load_multimodal_recommender(config, checkpoint or config.recommendation.checkpoint,
+                                           features=features)
+    if name not in RECOMMENDER_TYPES:
+        raise ConfigError(f"recommender type must be multimodal or one of "
+                          f"{', '.join(RECOMMENDER_TYPES)}, got {name!r} "
+                          f"(recommendation.recommender_type / --recommender_type).")
+    train = read_split(default_split_path(config.data.split_data_path, "train"), "train split",
+                       "data.split_data_path")
+    items, _ = catalogue(config.data.processed_item_info_path, [train])
+    kwargs = {}
+    if name in CONTENT_TYPES:
+        from pixelrec.evaluation.embeddings import load_item_embeddings
+
+        embeddings, ids = load_item_embeddings(config)
+        kwargs = {"item_embeddings": embeddings, "item_ids": ids}
+    return create_recommender(name, config, **kwargs).fit(train, items=items)
+
+
+def known_interactions(config) -> pd.DataFrame:
+    """user_id/item_id of every interaction the framework knows: the processed interactions,
+    else the union of the split files (all that is masked as "seen" at recommendation time)."""
+    from pixelrec.evaluation.data import default_split_path, read_split
+
+    processed = Path(config.data.processed_interactions_path)
+    if processed.exists():
+        return read_split(processed, "processed interactions", "data.processed_interactions_path")
+    frames = [read_split(path, f"{part} split", "data.split_data_path")
+              for part in ("train", "val", "test")
+              if (path := default_split_path(config.data.split_data_path, part)).exists()]
+    if not frames:
+        from pixelrec.errors import DataError
+
+        raise DataError(f"no interactions found: neither {processed} "
+                        f"(data.processed_interactions_path) nor split files under "
+                        f"{config.data.split_data_path} (data.split_data_path) exist; run "
+                        f"`pixelrec preprocess` and `pixelrec split` first.")
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_engine(config, recommender_type: str | None = None, checkpoint: str | None = None,
+                embedder=None, features=None):
+    """A `RecommendationEngine` for `config`: the recommender, every known interaction, and for
+    the multimodal model its content model, the configured encoders (or `embedder`; `features`
+    replace the feature cache) and the items added so far (`serving.added_items_dir`); an ANN index when
+    `recommendation.ann.enabled` and the model scores by dot product."""
+    import numpy as np
+
+    from pixelrec.inference.added import AddedItemStore, added_items_dir
+    from pixelrec.inference.engine import RecommendationEngine
+
+    recommender = load_recommender(config, recommender_type, checkpoint, features)
+    content = store = None
+    if recommender.name == "multimodal":
+        from pixelrec.config import validate_config
+        from pixelrec.inference.content import ContentModel, EncoderEmbedder
+        from pixelrec.training.checkpoint import checkpoint_path, load_checkpoint
+
+        which = checkpoint or config.recommendation.checkpoint
+        state = load_checkpoint(checkpoint_path(config.checkpoint_dir, which))
+        model_config = validate_config({**config.model_dump(), "model": state["model_config"]})
+        content = ContentModel(recommender, model_config, state["tag_vocab"],
+                               state["numeric_cols"])
+        embedder = embedder or EncoderEmbedder(model_config, content.dims)
+        store = AddedItemStore(added_items_dir(config))
+    ann = None
+    cfg = config.recommendation.ann
+    if cfg.enabled and recommender.has_vectors:
+        from pixelrec.inference.ann import build_index
+
+        allowed = np.ones(len(recommender.item_ids_), dtype=bool)
+        if not recommender.scores_cold_items:
+            allowed[recommender.cold_items_] = False
+        users = recommender.user_vectors(recommender.user_index_.to_numpy())
+        ann = build_index(recommender.item_vectors(), allowed, users, cfg,
+                          config.recommendation.top_k, config.seed)
+    return RecommendationEngine(recommender, known_interactions(config), content=content,
+                                embedder=embedder, store=store, ann=ann,
+                                chunk_size=config.recommendation.chunk_size)

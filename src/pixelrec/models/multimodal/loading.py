@@ -1,0 +1,103 @@
+"""Build item content for a config, and rebuild a trained recommender from a checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pixelrec.errors import DataError, PixelRecError
+from pixelrec.models.multimodal.content import Features, ItemContent, build_content
+
+
+def read_catalogue(config) -> tuple[list[str], pd.DataFrame]:
+    """All items of the processed item table (the catalogue) and the table itself."""
+    from pixelrec.io import read_table
+
+    table = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
+                       what="processed item table", config_key="data.processed_item_info_path")
+    if "item_id" not in table.columns:
+        raise DataError(f"processed item table {config.data.processed_item_info_path} has no "
+                        f"item_id column; re-run `pixelrec preprocess`.")
+    table = table.drop_duplicates("item_id")
+    return table["item_id"].astype(str).tolist(), table
+
+
+def feature_cache_name(config) -> str:
+    from pixelrec.features.cache import cache_name
+
+    return cache_name(config.model.vision_model, config.model.language_model)
+
+
+def cached_features(config, item_ids: list[str], read_only: bool = False) -> Features:
+    """Encoder vectors + masks from the feature cache (missing items are encoded and stored).
+
+    `read_only` reads what another process (rank 0) has just made complete, without the lock.
+    """
+    if config.model.vision_model is None and config.model.language_model is None:
+        return {}
+    from pixelrec.features import item_features, open_cache
+
+    cfg = config.data.cache_config
+    if not (read_only and cfg.enabled and cfg.use_disk):
+        return item_features(config, item_ids)
+    with open_cache(config) as cache:
+        modalities = [m for m, name in (("image", config.model.vision_model),
+                                        ("text", config.model.language_model)) if name]
+        return {m: tuple(np.array(a) for a in cache.load_all(m, item_ids)) for m in modalities}
+
+
+def item_content(config, item_ids: list[str], table: pd.DataFrame, id_items: Sequence[str],
+                 tag_vocab: list[str] | None = None, features: Features | None = None,
+                 numeric_cols: Sequence[str] | None = None) -> ItemContent:
+    """Model inputs for `item_ids`: cached encoder vectors (or the given `features`); numeric
+    columns default to `data.numerical_features_cols` that exist in the table."""
+    if features is None:
+        features = cached_features(config, item_ids)
+    if numeric_cols is None:
+        numeric_cols = [c for c in config.data.numerical_features_cols if c in table.columns]
+    return build_content(item_ids, table, features, numeric_cols,
+                         use_tags=config.model.use_tags, id_items=id_items, tag_vocab=tag_vocab)
+
+
+def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
+                                features: Features | None = None,
+                                train: pd.DataFrame | None = None):
+    """A fitted `MultimodalRecommender` from `checkpoint` (`best`, `last` or a path; default
+    `<checkpoint_dir>/best.pt`): catalogue = all processed items, user histories from `train`
+    (user_id, item_id[, timestamp]; default: the train split of `config`)."""
+    from pixelrec.config import validate_config
+    from pixelrec.data.split_stage import split_files
+    from pixelrec.models.multimodal.network import MultimodalNetwork
+    from pixelrec.models.multimodal.recommender import MultimodalRecommender
+    from pixelrec.training.checkpoint import checkpoint_path, load_checkpoint
+    from pixelrec.training.data import read_interactions
+
+    state = load_checkpoint(checkpoint_path(config.checkpoint_dir, str(checkpoint or "best")))
+    # The architecture comes from the checkpoint; paths and data from the given config.
+    config = validate_config({**config.model_dump(), "model": state["model_config"]})
+    item_ids, table = read_catalogue(config)
+    missing = [c for c in state["numeric_cols"] if c not in table.columns]
+    if missing:
+        raise DataError(f"the model was trained with numeric columns {missing} that the "
+                        f"processed item table {config.data.processed_item_info_path} lacks; "
+                        f"re-run `pixelrec preprocess` with the same data.numerical_features_cols.")
+    content = item_content(config, item_ids, table, state["id_items"], state["tag_vocab"],
+                           features, state["numeric_cols"])
+    network = MultimodalNetwork(content, len(state["user_ids"]), config.model)
+    try:
+        network.load_state_dict(state["model_state"])
+    except RuntimeError as exc:
+        raise PixelRecError(f"checkpoint {checkpoint or 'best'} does not fit the current item "
+                            f"inputs (feature cache {feature_cache_name(config)}, item table "
+                            f"{config.data.processed_item_info_path}): {str(exc)[:300]}. Use "
+                            f"the data and encoders it was trained with, or retrain.") from None
+    network.eval()
+    if train is None:
+        train = read_interactions(split_files(config.data.split_data_path)["train"],
+                                  "train split")
+    recommender = MultimodalRecommender(network, item_ids, state["user_ids"])
+    return recommender.fit(train, items=item_ids)
+

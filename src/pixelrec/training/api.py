@@ -1,0 +1,115 @@
+"""`train_model`: the entry point behind `pixelrec train` (single process or torchrun)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from pixelrec.config import Config, config_hash, write_resolved_config
+from pixelrec.io import write_json_atomic
+from pixelrec.models.multimodal.content import Features
+from pixelrec.training import checkpoint as ckpt
+from pixelrec.training.distributed import setup, teardown
+from pixelrec.training.outputs import log_error, plot_curves
+from pixelrec.training.trainer import Callback, Trainer, best_value
+
+
+def train_model(config: Config, device: str | None = None, resume: str | None = None, *,
+                features: Features | None = None, callbacks: Sequence[Callback] = (),
+                config_path: str | None = None) -> dict:
+    """Train the multimodal model on `config`'s split; return a summary dict.
+
+    `device` overrides `training.device`; `resume` is `last`, `best` or a checkpoint path;
+    `features` replaces the feature cache ({modality: (vectors, mask)} aligned with the
+    processed item table, e.g. synthetic arrays in tests); each callback gets every epoch's
+    record on rank 0. Failures are appended to `<results_dir>/error_log.json`.
+    """
+    ctx = setup(device or config.training.device)
+    if config.training.num_threads is not None:
+        import torch
+
+        torch.set_num_threads(config.training.num_threads)
+    try:
+        run = _Wandb(config) if ctx.is_main and config.training.use_wandb else None
+        trainer = Trainer(config, ctx, features=features,
+                          callbacks=[*callbacks, run.log] if run is not None else callbacks)
+        if resume:
+            trainer.restore(ckpt.checkpoint_path(config.checkpoint_dir, resume))
+        result = trainer.fit()
+        summary = _summary(config, trainer, result, str(ctx.device), ctx.world, resume)
+        if ctx.is_main:
+            _write_outputs(config, trainer, summary)
+            if run is not None:
+                run.finish(summary)
+        return summary
+    except BaseException as exc:
+        if ctx.is_main and not isinstance(exc, KeyboardInterrupt):
+            log_error(config.results_dir, "train", exc, config_path)
+        raise
+    finally:
+        teardown(ctx)
+
+
+def _summary(config: Config, trainer: Trainer, result: dict, device: str, world: int,
+             resume: str | None) -> dict:
+    metric = config.training.validation_metric
+    return {
+        "best_val_ndcg@10": best_value(result["history"], "ndcg@10"),
+        "validation_metric": metric,
+        "best_epoch": result["best"]["epoch"],
+        "best_value": result["best"]["value"] if metric != "val_loss"
+        else -result["best"]["value"],
+        "epochs": result["epochs"],
+        "seconds": result["seconds"],
+        "checkpoint": str(ckpt.checkpoint_path(config.checkpoint_dir, "best")),
+        "last_checkpoint": str(ckpt.checkpoint_path(config.checkpoint_dir, "last")),
+        "device": device,
+        "world_size": world,
+        "ranks_in_sync": result["ranks_in_sync"],
+        "resumed_from": resume,
+        "n_users": trainer.data.n_users,
+        "n_items": len(trainer.item_ids),
+        "n_train_interactions": len(trainer.data),
+        "config_hash": config_hash(config),
+        "history": result["history"],
+    }
+
+
+def _write_outputs(config: Config, trainer: Trainer, summary: dict) -> None:
+    results = Path(config.results_dir)
+    summary["resolved_config"] = str(write_resolved_config(config, results))
+    summary["figure"] = str(plot_curves(trainer.history, results)) if trainer.history else None
+    created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    write_json_atomic(results / "training_metadata.json", {**summary, "created": created})
+
+
+class _Wandb:
+    """Optional Weights & Biases logging (metrics per epoch, best checkpoint as an artifact)."""
+
+    def __init__(self, config: Config) -> None:
+        try:
+            import wandb
+        except ImportError:
+            from pixelrec.errors import ConfigError
+
+            raise ConfigError("--use_wandb (training.use_wandb) needs the wandb package, which "
+                              "is not installed: `pip install wandb`, or drop the flag. "
+                              "WANDB_MODE=offline logs without a network.") from None
+        self.wandb = wandb
+        self.run = wandb.init(project=config.training.wandb_project,
+                              entity=config.training.wandb_entity,
+                              config=config.model_dump(), dir=config.results_dir)
+
+    def log(self, record: dict) -> None:
+        flat = {"train_loss": record["train_loss"], "lr": record["lr"],
+                **{f"val/{k}": v for k, v in record.get("val", {}).items()}}
+        if "val_loss" in record:
+            flat["val_loss"] = record["val_loss"]
+        self.run.log(flat, step=record["epoch"])
+
+    def finish(self, summary: dict) -> None:
+        artifact = self.wandb.Artifact("best-checkpoint", type="model")
+        artifact.add_file(summary["checkpoint"])
+        self.run.log_artifact(artifact)
+        self.run.finish()

@@ -1,0 +1,161 @@
+"""Training examples: id encoders, positives, per-epoch negatives and batches (all vectorised).
+
+Negatives are drawn per epoch from a generator seeded with (seed, epoch), so they are redrawn
+every epoch, reproducible, and identical after a resume; they never hit a training positive of
+the user. Only items with train interactions are drawn (cold items are never pushed down).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from pixelrec.errors import DataError
+from pixelrec.io import read_table
+
+
+def read_interactions(path: str | Path, what: str) -> pd.DataFrame:
+    """user_id, item_id (str) and timestamp (when present) of a split file."""
+    frame = read_table(path, str_columns=("user_id", "item_id"), what=what,
+                       config_key="data.split_data_path (run `pixelrec split` first)")
+    missing = {"user_id", "item_id"} - set(frame.columns)
+    if missing:
+        raise DataError(f"{what} file {path} lacks column(s) {sorted(missing)}; re-run "
+                        f"`pixelrec split`.")
+    cols = [c for c in ("user_id", "item_id", "timestamp") if c in frame.columns]
+    return frame[cols].dropna(subset=["user_id", "item_id"]).reset_index(drop=True)
+
+
+class TrainingData:
+    """Train interactions as (user row, catalogue row) pairs; user rows are 1-based (0: unknown)."""
+
+    def __init__(self, train: pd.DataFrame, item_ids: list[str], *, loss_kind: str,
+                 ratio: int, strategy: str, seed: int, logq_correction: bool = True,
+                 user_ids: list[str] | None = None,
+                 reference: TrainingData | None = None) -> None:
+        """`user_ids` fixes the user rows (unknown users -> 0); a `reference` (the train data)
+        supplies the sampling distribution, and its positives are never drawn either. Without
+        `logq_correction` the listwise batches carry log Q = 0 (no correction)."""
+        self.item_ids = list(item_ids)
+        self.user_ids = sorted(pd.unique(train["user_id"].astype(str))) if user_ids is None \
+            else list(user_ids)
+        users = pd.Index(self.user_ids).get_indexer(train["user_id"].astype(str)) + 1
+        items = pd.Index(self.item_ids).get_indexer(train["item_id"].astype(str))
+        if (items < 0).any():
+            raise DataError(f"{int((items < 0).sum())} train interactions name items missing "
+                            f"from the processed item table (e.g. "
+                            f"{train['item_id'].astype(str).to_numpy()[items < 0][0]!r}); re-run "
+                            f"`pixelrec preprocess` and `pixelrec split`.")
+        self.users = users.astype(np.int64)
+        self.items = items.astype(np.int64)
+        self.timestamps = train["timestamp"].to_numpy() if "timestamp" in train.columns \
+            else np.arange(len(train))
+        n_items = len(self.item_ids)
+        self.n_items = n_items
+        self.keys = np.unique(self.users * n_items + self.items)
+        if reference is not None:
+            self.keys = np.union1d(self.keys, reference.keys)
+        pairs = np.stack(np.divmod(self.keys, n_items))
+        self.positives = sp.csr_matrix((np.ones(len(self.keys), dtype=bool), pairs),
+                                       shape=(int(pairs[0].max(initial=0)) + 1, n_items))
+        self.counts = np.bincount(self.items, minlength=n_items).astype(np.float64)
+        train_items = self.counts > 0
+        self.id_items = [i for i, ok in zip(self.item_ids, train_items, strict=True) if ok]
+        self.loss_kind, self.ratio, self.seed = loss_kind, ratio, seed
+        if reference is not None:
+            self.neg_p, self.neg_cdf, self.log_q = reference.neg_p, reference.neg_cdf, reference.log_q
+            return
+        weights = self.counts if strategy == "popularity" else train_items.astype(np.float64)
+        self.neg_p = weights / weights.sum()
+        self.neg_cdf = np.cumsum(self.neg_p)
+        self.log_q = self._log_q() if logq_correction else np.zeros(n_items, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    def _log_q(self) -> np.ndarray:
+        """Log probability that an item is a candidate: in-batch positives follow popularity,
+        sampled negatives follow the sampling distribution (mixed in their proportions)."""
+        pos_p = self.counts / self.counts.sum()
+        q = (pos_p + self.ratio * self.neg_p) / (1 + self.ratio)
+        with np.errstate(divide="ignore"):
+            return np.log(q).astype(np.float32)
+
+    def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        keys = users * self.n_items + items
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return self.keys[pos] == keys
+
+    def positives_in(self, users: np.ndarray, cands: np.ndarray) -> np.ndarray:
+        """[len(users), len(cands)] bool: is candidate c a (train) positive of user b.
+
+        Walks each user's positives (CSR rows) against the sorted candidates, so the cost
+        grows with the positives, not with users x candidates.
+        """
+        out = np.zeros((len(users), len(cands)), dtype=bool)
+        rows = self.positives[np.minimum(users, self.positives.shape[0] - 1)].tocoo()
+        keep = users[rows.row] < self.positives.shape[0]
+        row, item = rows.row[keep], rows.col[keep]
+        order = np.argsort(cands, kind="stable")
+        lo = np.searchsorted(cands[order], item, side="left")
+        n = np.searchsorted(cands[order], item, side="right") - lo
+        if n.sum() == 0:
+            return out
+        first = np.repeat(np.cumsum(n) - n, n)
+        pos = np.repeat(lo, n) + np.arange(n.sum()) - first
+        out[np.repeat(row, n), order[pos]] = True
+        return out
+
+    def negatives(self, epoch: int) -> np.ndarray:
+        """[n, ratio] negatives for every interaction; no user's own train positive."""
+        rng = np.random.default_rng([self.seed, epoch, 0])
+        users = np.repeat(self.users, self.ratio)
+        out = self._draw(rng, len(users))
+        bad = np.flatnonzero(self.is_positive(users, out))
+        for _ in range(100):
+            if len(bad) == 0:
+                break
+            out[bad] = self._draw(rng, len(bad))
+            bad = bad[self.is_positive(users[bad], out[bad])]
+        if len(bad):
+            raise DataError("could not draw negatives that avoid users' positives; a user has "
+                            "interacted with (almost) every item. Lower "
+                            "training.negative_sampling_ratio or filter such users.")
+        return out.reshape(len(self.users), self.ratio)
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.neg_cdf, rng.random(n) * self.neg_cdf[-1],
+                                          side="right"), self.n_items - 1)
+
+    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
+                device: torch.device | str = "cpu") -> Iterator[dict[str, torch.Tensor]]:
+        """Shuffled batches of this rank's shard; every rank gets the same number of batches."""
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        order = rng.permutation(len(self.users))
+        per_rank = len(order) // world
+        order = order[rank * per_rank:(rank + 1) * per_rank] if world > 1 else order
+        negatives = self.negatives(epoch)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            yield {name: torch.as_tensor(value).to(device)
+                   for name, value in self.batch(idx, negatives[idx]).items()}
+
+    def batch(self, idx: np.ndarray, neg: np.ndarray) -> dict[str, np.ndarray]:
+        users, pos = self.users[idx], self.items[idx]
+        out = {"users": users, "pos": pos, "neg": neg}
+        if self.loss_kind == "listwise":
+            cands = np.concatenate([pos, neg.ravel()])
+            valid = ~self.positives_in(users, cands)
+            valid[np.arange(len(idx)), np.arange(len(idx))] = True
+            out["valid"] = valid
+            out["log_q"] = self.log_q[cands]
+        return out

@@ -1,0 +1,281 @@
+"""`Trainer`: epochs of batches, validation by full ranking, early stopping, checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pixelrec.config import Config, config_hash
+from pixelrec.errors import ConfigError, DataError
+from pixelrec.models.multimodal.content import Features
+from pixelrec.models.multimodal.loading import (
+    cached_features,
+    feature_cache_name,
+    item_content,
+    read_catalogue,
+)
+from pixelrec.models.multimodal.network import MultimodalNetwork, history_matrix
+from pixelrec.models.multimodal.recommender import MultimodalRecommender
+from pixelrec.training import checkpoint as ckpt
+from pixelrec.training.data import TrainingData, read_interactions
+from pixelrec.training.distributed import Context, broadcast
+from pixelrec.training.losses import build_loss
+from pixelrec.training.optim import LRSchedule, build_optimizer
+
+Callback = Callable[[dict], None]
+
+
+class Trainer:
+    """Trains a `MultimodalNetwork` on `config`'s split; only rank 0 writes files."""
+
+    def __init__(self, config: Config, ctx: Context, features: Features | None = None,
+                 callbacks: Sequence[Callback] = ()) -> None:
+        self.config, self.ctx, self.callbacks = config, ctx, list(callbacks)
+        cfg = config.training
+        metric = cfg.validation_metric
+        if metric != "val_loss" and int(metric.split("@")[1]) not in config.evaluation.k_values:
+            raise ConfigError(f"training.validation_metric {metric} needs k="
+                              f"{metric.split('@')[1]} in evaluation.k_values "
+                              f"({config.evaluation.k_values}); add it or pick another metric.")
+        from pixelrec.data.split_stage import split_files
+
+        paths = split_files(config.data.split_data_path)
+        self.train_frame = read_interactions(paths["train"], "train split")
+        self.val_frame = read_interactions(paths["val"], "val split")
+        if self.val_frame.empty:
+            raise DataError(f"val split {paths['val']} is empty; training selects the model and "
+                            f"stops early on it. Re-run `pixelrec split` with "
+                            f"data.splitting.val_ratio > 0.")
+        self.item_ids, table = read_catalogue(config)
+        self.loss = build_loss(cfg.loss)
+        self.data = TrainingData(self.train_frame, self.item_ids, loss_kind=self.loss.kind,
+                                 ratio=cfg.negative_sampling_ratio,
+                                 strategy=cfg.negative_sampling_strategy, seed=config.seed,
+                                 logq_correction=cfg.logq_correction)
+        if features is None:
+            features = self._features()
+        content = item_content(config, self.item_ids, table, self.data.id_items,
+                               features=features)
+        self.tag_vocab = content.tag_vocab
+        self.numeric_cols = [c for c in config.data.numerical_features_cols
+                             if c in table.columns]
+        torch.manual_seed(config.seed)  # identical initial weights on every rank
+        net = MultimodalNetwork(content, self.data.n_users, config.model)
+        net.set_history(history_matrix(self.data.users, self.data.items, self.data.timestamps,
+                                       self.data.n_users, config.model.history_length))
+        net.objective = self.loss
+        self.network = net.to(ctx.device)
+        self.model = self.network
+        if ctx.world > 1:
+            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
+        self.local_batch = max(1, cfg.batch_size // ctx.world)
+        per_rank = len(self.data) // ctx.world
+        self.batches_per_epoch = math.ceil(per_rank / self.local_batch)
+        self.optimizer = build_optimizer(net, cfg)
+        self.schedule = LRSchedule(self.optimizer, cfg, math.ceil(
+            self.batches_per_epoch / cfg.gradient_accumulation_steps))
+        self.recommender = MultimodalRecommender(net, self.item_ids, self.data.user_ids)
+        if ctx.is_main:
+            self.recommender.fit(self.train_frame, items=self.item_ids)
+        self.val_data = None
+        if metric == "val_loss":
+            self.val_data = TrainingData(self.val_frame, self.item_ids, loss_kind=self.loss.kind,
+                                         ratio=cfg.negative_sampling_ratio,
+                                         strategy=cfg.negative_sampling_strategy,
+                                         seed=config.seed, user_ids=self.data.user_ids,
+                                         reference=self.data)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.best: dict = {"epoch": None, "value": -math.inf}
+        self.bad_epochs = 0
+
+    def _features(self) -> Features:
+        """Rank 0 fills the cache first; the other ranks then read it without the write lock."""
+        if self.ctx.world == 1:
+            return cached_features(self.config, self.item_ids)
+        if self.ctx.is_main:
+            features = cached_features(self.config, self.item_ids)
+            torch.distributed.barrier()
+            return features
+        torch.distributed.barrier()
+        return cached_features(self.config, self.item_ids, read_only=True)
+
+    # ---- state ---------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "model_config": self.config.model.model_dump(),
+            "training_config": self.config.training.model_dump(),
+            "config_hash": config_hash(self.config),
+            "seed": self.config.seed,
+            "user_ids": self.data.user_ids,
+            "item_ids": self.item_ids,
+            "id_items": self.data.id_items,
+            "tag_vocab": self.tag_vocab,
+            "numeric_cols": self.numeric_cols,
+            "feature_cache": feature_cache_name(self.config),
+            "model_state": {k: v.cpu() for k, v in self.network.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "rng": ckpt.rng_state(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+        }
+
+    def restore(self, path: str | Path) -> None:
+        state = ckpt.load_checkpoint(path)
+        if state["user_ids"] != self.data.user_ids or state["item_ids"] != self.item_ids:
+            raise ConfigError(f"checkpoint {path} was trained on other users/items than the "
+                              f"current split and catalogue; resume needs the same data.")
+        if state["model_config"] != self.config.model.model_dump():
+            raise ConfigError(f"checkpoint {path} has a different `model` section than the "
+                              f"config; resume with the config it was trained with.")
+        self.network.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        ckpt.set_rng_state(state["rng"])
+        self.epoch, self.history = state["epoch"], state["history"]
+        self.best, self.bad_epochs = state["best"], state["bad_epochs"]
+
+    # ---- loop ----------------------------------------------------------------------------
+    def fit(self) -> dict:
+        cfg = self.config.training
+        started = time.perf_counter()
+        while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
+            epoch_started = time.perf_counter()
+            train_loss = self.train_epoch()
+            record = {"epoch": self.epoch + 1, "train_loss": train_loss,
+                      "lr": self.optimizer.param_groups[0]["lr"]}
+            record.update(broadcast(self.ctx, self.validate() if self.ctx.is_main else None))
+            record["seconds"] = round(time.perf_counter() - epoch_started, 3)
+            self.epoch += 1
+            self.history.append(record)
+            score = record["val_score"]
+            self.schedule.epoch_end(score)
+            improved = score > self.best["value"]
+            if improved:
+                self.best = {"epoch": self.epoch, "value": score}
+                self.bad_epochs = 0
+            else:
+                self.bad_epochs += 1
+            if self.ctx.is_main and cfg.progress:
+                shown = ", ".join(f"val {k} {v:.4f}" for k, v in record["val"].items()
+                                  if k in (cfg.validation_metric, "ndcg@10"))
+                if "val_loss" in record:
+                    shown = f"val_loss {record['val_loss']:.4f}"
+                print(f"epoch {self.epoch}: train loss {train_loss:.4f}; {shown}"
+                      f"{' (best)' if improved else ''}; {record['seconds']:.1f} s", flush=True)
+            if self.ctx.is_main:
+                state = self.state()
+                ckpt_dir = self.config.checkpoint_dir
+                if improved:
+                    ckpt.save_checkpoint(ckpt.checkpoint_path(ckpt_dir, "best"), state)
+                ckpt.save_checkpoint(ckpt.checkpoint_path(ckpt_dir, "last"), state)
+                for callback in self.callbacks:
+                    callback(record)
+        return {"seconds": round(time.perf_counter() - started, 3), "epochs": self.epoch,
+                "history": self.history, "best": self.best, "ranks_in_sync": self.ranks_in_sync()}
+
+    def ranks_in_sync(self) -> bool | None:
+        """Whether every rank holds bit-identical weights (None in a single process)."""
+        if self.ctx.world == 1:
+            return None
+        flat = torch.cat([p.detach().flatten().float() for p in self.network.parameters()])
+        copies = [torch.empty_like(flat) for _ in range(self.ctx.world)]
+        torch.distributed.all_gather(copies, flat)
+        return all(torch.equal(copies[0], c) for c in copies[1:])
+
+    def train_epoch(self) -> float:
+        cfg, ctx = self.config.training, self.ctx
+        self.model.train()
+        accum = cfg.gradient_accumulation_steps
+        total, count, seen = 0.0, 0, 0
+        bar = self._progress()
+        started = time.perf_counter()
+        batches = self.data.batches(self.epoch, self.local_batch, ctx.rank, ctx.world, ctx.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        for k, batch in enumerate(batches):
+            step_now = (k + 1) % accum == 0 or k + 1 == self.batches_per_epoch
+            sync = contextlib.nullcontext()
+            if ctx.world > 1 and not step_now:
+                sync = self.model.no_sync()
+            with sync:
+                with self._autocast():
+                    out = self.model(batch)
+                (out["loss"] / accum).backward()
+            if step_now:
+                if cfg.gradient_clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(self.network.parameters(),
+                                                   cfg.gradient_clip_norm)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.schedule.step()
+            loss = float(out["loss"].detach())
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} at epoch "
+                                         f"{self.epoch + 1}, batch {k + 1}; lower "
+                                         f"training.learning_rate or enable gradient clipping.")
+            n = len(batch["users"])
+            total, count, seen = total + loss * n, count + n, seen + n * ctx.world
+            if bar is not None:
+                rate = seen / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix(loss=f"{loss:.4f}", inter_per_s=f"{rate:,.0f}")
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        return total / max(count, 1)
+
+    def _progress(self):
+        if not (self.config.training.progress and self.ctx.is_main):
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.batches_per_epoch, desc=f"epoch {self.epoch + 1}",
+                    unit="batch", dynamic_ncols=True, leave=False)
+
+    def _autocast(self):
+        enabled = self.ctx.device.type == "cuda" and self.config.training.bf16
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled) if enabled \
+            else contextlib.nullcontext()
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """`val_loss`, or full-ranking metrics through the evaluation package (train masked)."""
+        metric = self.config.training.validation_metric
+        if metric == "val_loss":
+            loss = self.val_loss()
+            return {"val": {}, "val_loss": loss, "val_score": -loss}
+        from pixelrec.evaluation import evaluate_interactions
+
+        self.recommender.refresh()
+        result = evaluate_interactions(self.recommender, self.val_frame, [self.train_frame],
+                                       evaluation=self.config.evaluation, seed=self.config.seed,
+                                       bootstrap=False)
+        keep = [f"{m}@{k}" for k in self.config.evaluation.k_values for m in ("ndcg", "recall")]
+        val = {m: result["metrics"][m] for m in [*keep, metric] if m in result["metrics"]}
+        return {"val": val, "val_score": result["metrics"][metric]}
+
+    def val_loss(self) -> float:
+        net = self.network
+        net.eval()
+        total, count = 0.0, 0
+        for batch in self.val_data.batches(0, self.local_batch, device=self.ctx.device):
+            with self._autocast():
+                total += float(net(batch)["loss"]) * len(batch["users"])
+            count += len(batch["users"])
+        net.train()
+        return total / max(count, 1)
+
+
+def best_value(history: list[dict], key: str) -> float | None:
+    values = [h.get("val", {}).get(key) for h in history]
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    return max(values) if values else None

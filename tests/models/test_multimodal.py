@@ -1,0 +1,172 @@
+"""MultimodalNetwork / MultimodalRecommender on hand-made content (no encoders, no files)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pixelrec.config.model import ModelConfig
+from pixelrec.models.multimodal import FUSIONS, MultimodalNetwork, MultimodalRecommender
+from pixelrec.models.multimodal.content import build_content, split_tags
+from pixelrec.models.multimodal.contrastive import MAX_TEMPERATURE, ContrastiveAlignment
+from pixelrec.models.multimodal.network import history_matrix
+from pixelrec.training.losses import build_loss
+
+ITEMS = [f"i{k}" for k in range(8)]
+
+
+def content(id_items=ITEMS[:6], seed=0):
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({"item_id": ITEMS, "tag": ["red, mug", "blue|mug", "", "red", None,
+                                                    "green, lamp", "lamp", "red, lamp"],
+                          "views": np.arange(8.0)})
+    features = {"image": (rng.normal(size=(8, 6)).astype(np.float32), np.array([1] * 7 + [0],
+                                                                                  dtype=bool)),
+                "text": (rng.normal(size=(8, 5)).astype(np.float32), np.ones(8, dtype=bool))}
+    return build_content(ITEMS, table, features, ["views"], use_tags=True, id_items=id_items)
+
+
+def network(**cfg):
+    torch.manual_seed(0)
+    config = ModelConfig(embedding_dim=8, fusion_hidden_dims=[16], num_attention_heads=2,
+                         history_length=3, **cfg)
+    return MultimodalNetwork(content(), n_users=3, cfg=config)
+
+
+def test_content_tags_ids_and_normalisation():
+    c = content()
+    assert split_tags("Red, mug ,") == ["red", "mug"] and split_tags(None) == []
+    assert c.tag_vocab == ["blue", "green", "lamp", "mug", "red"]
+    assert c.tags[1].tolist() == [1, 4] and c.tags[2].tolist() == [0, 0]
+    assert c.id_rows.tolist() == [1, 2, 3, 4, 5, 6, 0, 0]  # i6, i7 are cold
+    assert np.allclose(np.linalg.norm(c.modalities["text"][0], axis=1), 1.0)
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_selected_fusion_module_runs(fusion):
+    net = network(fusion_type=fusion)
+    assert type(net.item_tower.fusion) is FUSIONS[fusion]
+    ran = []
+    net.item_tower.fusion.register_forward_hook(lambda m, i, o: ran.append(tuple(i[0].shape)))
+    out = net.item_vectors()
+    assert out.shape == (8, 8) and torch.isfinite(out).all()
+    assert ran == [(8, 5, 8)]  # image, text, numeric, tags, id tokens
+
+
+def test_gated_weights_are_a_softmax_over_modalities():
+    net = network(fusion_type="gated")
+    net.item_vectors()
+    weights = net.item_tower.fusion.last_weights
+    assert weights.shape == (8, 5) and torch.allclose(weights.sum(1), torch.ones(8))
+
+
+def test_missing_modality_uses_learned_embedding_and_cold_items_drop_the_id():
+    net = network()
+    tokens = net.item_tower.modality_tokens(torch.arange(8))
+    assert torch.equal(tokens["image"][7], net.item_tower.missing["image"].detach())
+    net.eval()
+    with torch.no_grad():
+        before = net.item_vectors()
+        net.item_tower.ids.weight[7:].add_(1.0)  # rows that no catalogue item uses
+        net.item_tower.ids.weight[0].add_(1.0)  # the "no id" row that cold items use
+        after = net.item_vectors()
+    assert torch.equal(before[:6], after[:6])
+    assert not torch.allclose(before[6:], after[6:])
+
+
+def test_id_dropout_replaces_ids_with_the_no_id_row_in_training_only():
+    net = network(id_dropout=1.0, fusion_type="sum", similarity="dot")
+    items = torch.arange(6)
+    net.train()
+    dropped = net.item_tower(items)
+    cold = content(id_items=[])
+    net.item_tower.set_content(cold)
+    net.eval()
+    as_cold = net.item_tower(items)
+    assert torch.allclose(dropped, as_cold)
+
+
+def test_history_matrix_keeps_most_recent_first():
+    hist = history_matrix(np.array([1, 1, 1, 1, 2]), np.array([5, 6, 7, 8, 3]),
+                          np.array([4, 1, 3, 2, 0]), n_users=3, length=3)
+    assert hist.tolist() == [[-1, -1, -1], [5, 7, 8], [3, -1, -1], [-1, -1, -1]]
+
+
+def test_contrastive_is_symmetric_infonce_with_clamped_temperature():
+    head = ContrastiveAlignment(0.5)
+    image = torch.eye(3)
+    text = torch.eye(3)
+    logits = 2.0 * torch.eye(3)
+    expected = torch.nn.functional.cross_entropy(logits, torch.arange(3))
+    assert torch.isclose(head(image, text, torch.ones(3, dtype=bool)), expected)
+    with torch.no_grad():
+        head.log_scale.fill_(-5.0)  # temperature e^5, above the range
+    assert head.temperature == pytest.approx(MAX_TEMPERATURE)
+    assert head(image, text, torch.tensor([True, False, False])) == 0.0
+
+
+@pytest.mark.parametrize("loss", ["bce", "bpr", "softmax"])
+def test_forward_returns_losses_with_contrastive_term(loss):
+    net = network(use_contrastive=True, contrastive_weight=0.5, user_history="attention")
+    net.objective = build_loss(loss)
+    net.set_history(np.array([[-1, -1, -1], [0, 1, -1], [2, -1, -1], [3, 4, 5]]))
+    batch = {"users": torch.tensor([1, 2, 3]), "pos": torch.tensor([0, 2, 3]),
+             "neg": torch.tensor([[4], [5], [1]])}
+    if loss == "softmax":
+        batch["valid"] = torch.ones(3, 6, dtype=bool)
+        batch["log_q"] = torch.zeros(6)
+    out = net(batch)
+    assert torch.isclose(out["loss"], out["main"] + 0.5 * out["contrastive"])
+    out["loss"].backward()
+    assert net.contrastive.log_scale.grad is not None
+
+
+def fitted(scorer="dot", **cfg):
+    net = network(scorer=scorer, user_history="mean", **cfg)
+    train = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "item_id": ["i0", "i1", "i2", "i3"],
+                          "timestamp": [1, 2, 3, 4]})
+    return MultimodalRecommender(net, ITEMS, ["a", "b", "c"]).fit(train, items=ITEMS)
+
+
+def test_recommender_scores_cold_items_from_content_and_masks_seen():
+    rec = fitted()
+    scores = rec.score(["a", "b"])
+    assert scores.shape == (2, 8) and np.isfinite(scores).all()  # cold i6, i7 scored too
+    ids, _ = rec.recommend(["a"], k=6)
+    assert set(ids[0]) == set(ITEMS) - {"i0", "i1"}
+    user = rec.user_vectors(["a"])
+    assert np.allclose(user @ rec.item_vectors().T, scores[:1], atol=1e-5)
+
+
+def test_mlp_scorer_ranks_without_vectors_and_matches_pairwise_scores():
+    rec = fitted(scorer="mlp")
+    assert not rec.has_vectors
+    scores = rec.score(["a", "c"])
+    net = rec.network
+    with torch.no_grad():
+        pair = net.scorer.pairs(rec.user_vectors_[[0]], rec.item_vectors_[3])
+    assert scores[0, 3] == pytest.approx(float(pair), abs=1e-5)
+
+
+def test_recommender_save_load_roundtrip(tmp_path):
+    rec = fitted()
+    rec.save(tmp_path / "mm.pkl")
+    again = MultimodalRecommender.load(tmp_path / "mm.pkl")
+    assert np.allclose(again.score(["b"]), rec.score(["b"]))
+    assert np.isfinite(rec.recommend(["zz"], k=1)[1]).all()  # unknown user: popularity
+
+
+def test_joint_space_encoder_starts_with_equal_projections():
+    rng = np.random.default_rng(0)
+    same = {m: (rng.normal(size=(8, 6)).astype(np.float32), np.ones(8, dtype=bool))
+            for m in ("image", "text")}
+    c = build_content(ITEMS, None, same, [], use_tags=False, id_items=ITEMS)
+    clip = MultimodalNetwork(c, 2, ModelConfig(vision_model="clip", language_model="clip",
+                                               embedding_dim=8))
+    other = MultimodalNetwork(c, 2, ModelConfig(embedding_dim=8))
+    tower = clip.item_tower
+    assert torch.equal(tower.proj["image"].weight, tower.proj["text"].weight)
+    assert not torch.equal(other.item_tower.proj["image"].weight,
+                           other.item_tower.proj["text"].weight)

@@ -1,0 +1,89 @@
+"""`pixelrec report`: content of the HTML page, and the page rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pixelrec.cli.main import main
+from pixelrec.evaluation import evaluate_recommender
+from pixelrec.inference import load_recommender
+from pixelrec.report import write_report
+from tests.inference.helpers import copy_work
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+                 if Path(p).exists()), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def reported(trained, tmp_path_factory):
+    """A work folder with three evaluated models and the report written by the CLI."""
+    path, config = copy_work(trained, tmp_path_factory.mktemp("report") / "work")
+    for kind in ("popularity", "ease"):
+        evaluate_recommender(config, kind, output=f"eval_{kind}.json")
+    evaluate_recommender(config, "multimodal", recommender=load_recommender(config),
+                         output="eval_multimodal.json")
+    assert main(["report", "--config", str(path), "--sample_users", "3",
+                 "--set", "recommendation.top_k=20"]) == 0
+    return config, Path(config.results_dir) / "report" / "index.html"
+
+
+def test_report_holds_every_section(reported):
+    _, page = reported
+    html = page.read_text()
+    for model in ("popularity", "ease", "multimodal"):
+        assert f"<td>{model}</td>" in html
+    assert html.count('class="best"') >= 7  # one per metric@10 column
+    assert re.search(r'<span class="ci">\[\d\.\d{4}, \d\.\d{4}\]</span>', html)
+    for metric in ("coverage", "novelty", "intra_list_diversity"):
+        assert f"<th>{metric}</th>" in html
+    assert 'alt="training curves"' in html
+    assert html.count('<div class="user">') == 3
+    assert '<div class="label">multimodal' in html and '<div class="label">ease' in html
+    assert "Unseen items (no train interactions) recommended by multimodal" in html
+    assert "src=\"file:" not in html and "src=\"/" not in html  # self-contained
+
+
+def test_report_without_results_or_model_still_renders(trained, tmp_path):
+    _, config = copy_work(trained, tmp_path / "work")
+    shutil.rmtree(config.checkpoint_dir)
+    page = write_report(config, sample_users=2, baseline="popularity")
+    html = page.read_text()
+    assert "No evaluation results yet" in html and "multimodal: not shown" in html
+    assert html.count('<div class="user">') == 2
+
+
+@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                    reason="Chromium is not installed (Debian: apt-get install chromium "
+                           "chromium-driver; .ci/run installs them)")
+def test_report_renders_with_every_picture_in_chromium(reported, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="selenium (dev extra) is not installed")
+    from PIL import Image
+    from selenium.webdriver.chrome.service import Service
+
+    _, page = reported
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--window-size=1280,2000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(page.as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+        shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L")
+    finally:
+        driver.quit()
+    assert len(images) > 20
+    broken = [alt for complete, width, alt in images if not complete or width == 0]
+    assert not broken, f"images that did not load: {broken[:5]}"
+    low, high = shot.getextrema()
+    assert high - low > 100 and sum(1 for n in shot.histogram() if n) > 20  # not blank

@@ -1,0 +1,72 @@
+"""Negative sampling and batches: never a positive, redrawn per epoch, reproducible, sharded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pixelrec.training.data import TrainingData
+
+ITEMS = [f"i{k}" for k in range(10)]
+
+
+def data(strategy="random", kind="pairwise", ratio=3, seed=0):
+    rng = np.random.default_rng(1)
+    rows = [(f"u{u}", f"i{i}") for u in range(6) for i in rng.choice(8, 4, replace=False)]
+    train = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    train["timestamp"] = np.arange(len(train))
+    return TrainingData(train, ITEMS, loss_kind=kind, ratio=ratio, strategy=strategy, seed=seed)
+
+
+@pytest.mark.parametrize("strategy", ["random", "popularity"])
+def test_negatives_avoid_positives_and_cold_items(strategy):
+    d = data(strategy)
+    neg = d.negatives(0)
+    assert neg.shape == (len(d), 3)
+    users = np.repeat(d.users, 3)
+    assert not d.is_positive(users, neg.ravel()).any()
+    assert set(np.unique(neg)) <= set(np.flatnonzero(d.counts > 0))  # i8, i9 never drawn
+
+
+def test_negatives_are_reproducible_and_redrawn_each_epoch():
+    assert np.array_equal(data().negatives(2), data().negatives(2))
+    assert not np.array_equal(data().negatives(0), data().negatives(1))
+    assert not np.array_equal(data(seed=0).negatives(0), data(seed=1).negatives(0))
+
+
+def test_popularity_sampling_follows_counts():
+    d = data("popularity", ratio=1)
+    assert np.allclose(d.neg_p, d.counts / d.counts.sum())
+
+
+def test_listwise_batches_mask_other_positives_and_carry_log_q():
+    d = data(kind="listwise", ratio=2)
+    batch = next(d.batches(0, 8))
+    users, pos, neg = (batch[k].numpy() for k in ("users", "pos", "neg"))
+    cands = np.concatenate([pos, neg.ravel()])
+    valid = batch["valid"].numpy()
+    assert valid.shape == (8, 8 + 16) and valid[np.arange(8), np.arange(8)].all()
+    expected = ~d.is_positive(users[:, None], cands[None, :])
+    expected[np.arange(8), np.arange(8)] = True
+    assert np.array_equal(valid, expected)
+    q = np.exp(d.log_q[d.counts > 0])
+    assert q.sum() == pytest.approx(1.0)
+    assert np.allclose(batch["log_q"].numpy(), d.log_q[cands])
+
+
+def test_shards_cover_disjoint_parts_with_equal_batch_counts():
+    d = data()
+    shards = [list(d.batches(0, 5, rank=r, world=2)) for r in (0, 1)]
+    assert len(shards[0]) == len(shards[1])
+    seen = [np.concatenate([b["users"].numpy() * 100 + b["pos"].numpy() for b in s])
+            for s in shards]
+    assert len(seen[0]) == len(seen[1]) == len(d) // 2
+
+
+def test_log_q_correction_can_be_switched_off():
+    d = data(kind="listwise")
+    plain = TrainingData(pd.DataFrame({"user_id": ["u0", "u1"], "item_id": ["i0", "i1"]}), ITEMS,
+                         loss_kind="listwise", ratio=1, strategy="random", seed=0,
+                         logq_correction=False)
+    assert (plain.log_q == 0).all() and (d.log_q[d.counts > 0] < 0).all()

@@ -1,0 +1,166 @@
+"""The trainer end to end on the small demo with synthetic encoder features."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pixelrec.errors import ConfigError
+from pixelrec.training import train_model
+from pixelrec.training.checkpoint import load_checkpoint
+from tests.training.conftest import synthetic_features
+
+
+@pytest.mark.parametrize("fusion", ["concatenate", "gated", "attention", "sum"])
+@pytest.mark.parametrize("loss", ["bce", "bpr", "softmax"])
+def test_every_fusion_and_loss_trains_without_nan(train_config, fusion, loss):
+    config = train_config(model__fusion_type=fusion, training__loss=loss,
+                          model__use_contrastive=True, training__epochs=2)
+    summary = train_model(config, device="cpu", features=synthetic_features(config))
+    assert summary["epochs"] == 2
+    for record in summary["history"]:
+        assert math.isfinite(record["train_loss"])
+        assert 0.0 <= record["val"]["ndcg@10"] <= 1.0
+    state = load_checkpoint(summary["checkpoint"])
+    assert all(torch.isfinite(v).all() for v in state["model_state"].values()
+               if v.is_floating_point())
+
+
+def test_outputs_checkpoints_and_metadata(train_config):
+    config = train_config(training__epochs=2)
+    summary = train_model(config, device="cpu", features=synthetic_features(config))
+    results = config.results_dir
+    meta = json.loads((Path(results) / "training_metadata.json").read_text())
+    assert meta["epochs"] == 2 and meta["best_val_ndcg@10"] == summary["best_val_ndcg@10"]
+    assert [h["epoch"] for h in meta["history"]] == [1, 2]
+    assert (Path(results) / "figures" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (Path(results) / "resolved_config.yaml").exists()
+    best = load_checkpoint(Path(config.checkpoint_dir) / "best.pt")
+    last = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")
+    assert last["epoch"] == 2 and best["epoch"] == summary["best_epoch"]
+    for key in ("model_config", "user_ids", "item_ids", "feature_cache", "optimizer",
+                "schedule", "rng", "history"):
+        assert key in last
+    assert not list(Path(config.checkpoint_dir).glob(".*tmp"))
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train_config):
+    config = train_config(training__epochs=3, model__dropout_rate=0.2,
+                          training__scheduler="cosine", training__warmup_steps=3)
+    features = synthetic_features(config)
+    full = train_model(config, device="cpu", features=features)
+    reference = load_checkpoint(full["last_checkpoint"])["model_state"]
+
+    def interrupt(record):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_model(config, device="cpu", features=features, callbacks=[interrupt])
+    assert load_checkpoint(full["last_checkpoint"])["epoch"] == 2
+    resumed = train_model(config, device="cpu", features=features, resume="last")
+    assert resumed["epochs"] == 3
+    final = load_checkpoint(resumed["last_checkpoint"])["model_state"]
+    for key, value in reference.items():
+        assert torch.equal(value, final[key]), key
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+
+
+def test_early_stopping_respects_patience(train_config):
+    # lr so small nothing improves after the first epoch's (tiny) change.
+    config = train_config(training__epochs=10, training__patience=2,
+                          training__learning_rate=1e-9, training__scheduler="none",
+                          model__dropout_rate=0.0, model__id_dropout=0.0)
+    summary = train_model(config, device="cpu", features=synthetic_features(config))
+    assert summary["epochs"] == 1 + 2
+    assert summary["best_epoch"] == 1
+
+
+def test_val_loss_can_drive_early_stopping(train_config):
+    config = train_config(training__validation_metric="val_loss", training__epochs=2)
+    summary = train_model(config, device="cpu", features=synthetic_features(config))
+    losses = [h["val_loss"] for h in summary["history"]]
+    assert all(np.isfinite(losses))
+    assert summary["best_value"] == pytest.approx(min(losses))
+
+
+def test_validation_goes_through_the_evaluation_package(train_config, monkeypatch):
+    import pixelrec.evaluation as evaluation
+
+    calls = []
+    real = evaluation.evaluate_interactions
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["evaluation"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_interactions", spy)
+    config = train_config(training__epochs=2)
+    train_model(config, device="cpu", features=synthetic_features(config))
+    assert len(calls) == 2 and calls[0] == config.evaluation
+
+
+def test_failure_is_logged_and_metric_k_checked(train_config):
+    config = train_config(training__validation_metric="ndcg@7")
+    with pytest.raises(ConfigError, match="evaluation.k_values"):
+        train_model(config, device="cpu", features=synthetic_features(config),
+                    config_path="cfg.yaml")
+    log = json.loads((Path(config.results_dir) / "error_log.json").read_text())
+    assert log[-1]["stage"] == "train" and log[-1]["config_path"] == "cfg.yaml"
+    assert "ConfigError" in log[-1]["exception"] and log[-1]["traceback"]
+
+
+def test_gradient_accumulation_and_sgd_step_schedule(train_config):
+    config = train_config(training__gradient_accumulation_steps=2, training__optimizer="sgd",
+                          training__scheduler="step", training__scheduler_step_size=1,
+                          training__epochs=2)
+    summary = train_model(config, device="cpu", features=synthetic_features(config))
+    lrs = [h["lr"] for h in summary["history"]]
+    assert lrs[1] == pytest.approx(lrs[0] * config.training.scheduler_gamma)
+
+
+def test_mlp_scorer_trains_and_validates_by_full_ranking(train_config):
+    config = train_config(model__scorer="mlp", model__user_history="attention",
+                          training__loss="softmax")
+    summary = train_model(config, device="cpu", features=synthetic_features(config))
+    assert all(0.0 <= h["val"]["ndcg@10"] <= 1.0 for h in summary["history"])
+
+
+def test_history_free_model_cannot_score_a_history(train_config):
+    from pixelrec.errors import PixelRecError
+    from pixelrec.models.multimodal import load_multimodal_recommender
+
+    config = train_config(model__user_history="none", training__epochs=1)
+    features = synthetic_features(config)
+    train_model(config, device="cpu", features=features)
+    model = load_multimodal_recommender(config, features=features)
+    with pytest.raises(PixelRecError, match="user_history"):
+        model.score_histories([[model.item_ids_[0]]])
+
+
+def test_loading_with_other_item_inputs_is_a_clear_error(train_config):
+    from pixelrec.errors import PixelRecError
+    from pixelrec.models.multimodal import load_multimodal_recommender
+
+    config = train_config(training__epochs=1)
+    train_model(config, device="cpu", features=synthetic_features(config))
+    other = synthetic_features(config, dims=(("image", 5), ("text", 8)))
+    with pytest.raises(PixelRecError, match="does not fit"):
+        load_multimodal_recommender(config, features=other)
+
+
+def test_empty_validation_split_is_a_clear_error(train_config):
+    import pandas as pd
+
+    from pixelrec.errors import DataError
+
+    config = train_config()
+    val = pd.read_parquet(f"{config.data.split_data_path}/val.parquet")
+    val.head(0).to_parquet(f"{config.data.split_data_path}/val.parquet")
+    with pytest.raises(DataError, match="val_ratio"):
+        train_model(config, device="cpu", features=synthetic_features(config))
