@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pixelrec.errors import DataError
 from pixelrec.training.data import TrainingData
 
 ITEMS = [f"i{k}" for k in range(10)]
@@ -70,3 +71,19 @@ def test_log_q_correction_can_be_switched_off():
                          loss_kind="listwise", ratio=1, strategy="random", seed=0,
                          logq_correction=False)
     assert (plain.log_q == 0).all() and (d.log_q[d.counts > 0] < 0).all()
+
+
+def test_user_owning_every_train_item_gets_negatives_from_the_rest_of_the_catalogue():
+    # u0 has all train items (i0..i2); only the cold items i3, i4 are left as its negatives
+    rows = [("u0", "i0"), ("u0", "i1"), ("u0", "i2"), ("u1", "i0")]
+    train = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    d = TrainingData(train, ITEMS[:5], loss_kind="pairwise", ratio=4, strategy="random", seed=0)
+    neg = d.negatives(0)
+    users = np.repeat(d.users, 4)
+    assert not d.is_positive(users, neg.ravel()).any()
+    assert set(np.unique(neg[:3])) <= {3, 4}
+    everything = pd.DataFrame([("u0", i) for i in ITEMS[:5]], columns=["user_id", "item_id"])
+    full = TrainingData(everything, ITEMS[:5], loss_kind="pairwise", ratio=1, strategy="random",
+                        seed=0)
+    with pytest.raises(DataError, match="'u0' has interacted with every item"):
+        full.negatives(0)

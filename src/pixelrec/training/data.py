@@ -126,10 +126,13 @@ class TrainingData:
                 break
             out[bad] = self._draw(rng, len(bad))
             bad = bad[self.is_positive(users[bad], out[bad])]
-        if len(bad):
-            raise DataError("could not draw negatives that avoid users' positives; a user has "
-                            "interacted with (almost) every item. Lower "
-                            "training.negative_sampling_ratio or filter such users.")
+        for b in bad:  # users who own most sampleable items: draw from their exact complement
+            allowed = np.setdiff1d(np.arange(self.n_items), self.positives[users[b]].indices)
+            if len(allowed) == 0:
+                raise DataError(f"user {self.user_ids[users[b] - 1]!r} has interacted with every "
+                                f"item, so no negative exists for it; filter such users (e.g. "
+                                f"with data.filtering) before training.")
+            out[b] = rng.choice(allowed)
         return out.reshape(len(self.users), self.ratio)
 
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
