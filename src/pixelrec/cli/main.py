@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except PixelRecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted; finished outputs are kept, re-run to resume.", file=sys.stderr)
         return 130
