@@ -5,10 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from pixelrec.config import load_config
 from pixelrec.data.demo import write_demo
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models run fastest, and steadiest on a shared 2-core box, with one torch thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def trained(small_demo, tmp_path_factory):
+    """A tiny trained multimodal model on the small demo (read-only: copy before writing)."""
+    from tests.inference.helpers import build_trained
+
+    return build_trained(small_demo, tmp_path_factory.mktemp("trained") / "work")
 
 
 @pytest.fixture(scope="session")

@@ -8,21 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from pixelrec.config import validate_config
 from pixelrec.data.preprocess import preprocess
 from pixelrec.data.split_stage import create_splits
 from tests.conftest import demo_config_dict
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models are fastest (and steadiest on a shared 2-core box) with one torch thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -39,14 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from pixelrec.cli._common import load
     from pixelrec.evaluation import evaluate_recommender, format_result
 
-    extra = []
-    if args.use_sampling is not None:
-        extra.append(f"evaluation.sampling.enabled={str(args.use_sampling).lower()}")
-    if args.num_negatives is not None:
-        extra.append(f"evaluation.sampling.num_negatives={args.num_negatives}")
-    if args.sampling_strategy is not None:
-        extra.append(f"evaluation.sampling.strategy={args.sampling_strategy}")
-    config = load(args, extra)
+    config = load(args, {"use_sampling": "evaluation.sampling.enabled",
+                          "num_negatives": "evaluation.sampling.num_negatives",
+                          "sampling_strategy": "evaluation.sampling.strategy"})
     output = args.output or f"eval_{args.recommender_type}_{args.eval_task}.json"
     result = evaluate_recommender(config, args.recommender_type, train_path=args.train_data,
                                   test_path=args.test_data, val_path=args.val_data,

@@ -9,6 +9,9 @@ HELP = "write top-K recommendations for users (unknown users get popularity, mar
 # Kept in sync with pixelrec.config.serving.RECOMMENDER_CHOICES (a test checks it).
 RECOMMENDER_CHOICES = ("multimodal", "random", "popularity", "item_knn", "user_knn", "ease", "als",
                        "bpr", "content_knn")
+# Flags shared with `serve`: argument name -> config key.
+RECOMMENDER_FLAGS = {"recommender_type": "recommendation.recommender_type",
+                     "checkpoint": "recommendation.checkpoint"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from pixelrec.cli._common import load
     from pixelrec.inference import generate_recommendations, load_engine
 
-    extra = []
-    if args.recommender_type:
-        extra.append(f"recommendation.recommender_type={args.recommender_type}")
-    if args.checkpoint:
-        extra.append(f"recommendation.checkpoint={args.checkpoint}")
-    config = load(args, extra)
+    config = load(args, RECOMMENDER_FLAGS)
     output = args.output
     if Path(output).suffix.lower() != f".{args.fmt}":
         output = f"{output}.{args.fmt}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pixelrec.cli.recommend import RECOMMENDER_CHOICES
+from pixelrec.cli.recommend import RECOMMENDER_CHOICES, RECOMMENDER_FLAGS
 
 HELP = "serve recommendations over HTTP (binds 127.0.0.1 by default; see docs/serving.md)"
 
@@ -21,10 +21,5 @@ def run(args: argparse.Namespace) -> int:
     from pixelrec.cli._common import load
     from pixelrec.serving import serve
 
-    extra = []
-    if args.recommender_type:
-        extra.append(f"recommendation.recommender_type={args.recommender_type}")
-    if args.checkpoint:
-        extra.append(f"recommendation.checkpoint={args.checkpoint}")
-    serve(load(args, extra), host=args.host, port=args.port)
+    serve(load(args, RECOMMENDER_FLAGS), host=args.host, port=args.port)
     return 0

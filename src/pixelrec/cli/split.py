@@ -18,14 +18,9 @@ def run(args: argparse.Namespace) -> int:
     from pixelrec.cli._common import load
     from pixelrec.data.split_stage import create_splits
 
-    extra = []
-    if args.strategy:
-        extra.append(f"data.splitting.strategy={args.strategy}")
-    if args.sample_n is not None:
-        extra.append(f"data.splitting.sample_n={args.sample_n}")
-    if args.sample_users is not None:
-        extra.append(f"data.splitting.sample_users={args.sample_users}")
-    config = load(args, extra)
+    config = load(args, {"strategy": "data.splitting.strategy",
+                          "sample_n": "data.splitting.sample_n",
+                          "sample_users": "data.splitting.sample_users"})
     stats = create_splits(config)
     counts = ", ".join(f"{p} {stats[p]['interactions']}" for p in ("train", "val", "test"))
     removed = sum(stats["removed"].values())

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override training.device (default: auto)")
     parser.add_argument("--resume", nargs="?", const="last", metavar="CHECKPOINT",
                         help="continue from a checkpoint: last (default), best or a path")
-    parser.add_argument("--use_wandb", action="store_true",
+    parser.add_argument("--use_wandb", action="store_const", const=True, default=None,
                         help="log to Weights & Biases (needs `pip install wandb`; "
                              "WANDB_MODE=offline works without a network)")
     parser.add_argument("--wandb_project", help="override training.wandb_project")
@@ -23,14 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from pixelrec.cli._common import load
     from pixelrec.training import train_model
 
-    extra = []
-    if args.use_wandb:
-        extra.append("training.use_wandb=true")
-    if args.wandb_project:
-        extra.append(f"training.wandb_project={args.wandb_project}")
-    if args.wandb_entity:
-        extra.append(f"training.wandb_entity={args.wandb_entity}")
-    config = load(args, extra)
+    config = load(args, {"use_wandb": "training.use_wandb",
+                          "wandb_project": "training.wandb_project",
+                          "wandb_entity": "training.wandb_entity"})
     summary = train_model(config, device=args.device, resume=args.resume,
                           config_path=args.config)
     if summary["world_size"] > 1 and not _is_rank0():

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from pixelrec.config.data import PIXELREC_NUMERIC
 from pixelrec.io import atomic_dir
 
 CATEGORIES = {
@@ -65,15 +66,7 @@ FILLERS = [
     "Designed in our studio.",
     "",
 ]
-NUMERIC_COLUMNS = [
-    "view_number",
-    "comment_number",
-    "thumbup_number",
-    "share_number",
-    "coin_number",
-    "favorite_number",
-    "barrage_number",
-]
+NUMERIC_COLUMNS = PIXELREC_NUMERIC  # the PixelRec count columns, in schema order
 START_TIMESTAMP = 1_600_000_000  # 2020-09-13, fixed so files are byte-identical across runs
 SPAN_SECONDS = 180 * 24 * 3600
 N_PERIODS = 12
