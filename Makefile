@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with Python 3.11 and pip:
 #   make demo   - install, build the demo dataset and run every pipeline stage on it
-#   make test   - install the dev extra and run the test suite
+#   make test   - install the dev and ann extras (FAISS paths are tested too) and run the tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,7 +19,7 @@ $(BIN)/python:
 	touch $@
 
 .install-stamp-dev: .install-stamp $(DEPS)
-	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,ann]"
 	touch $@
 
 install: .install-stamp
