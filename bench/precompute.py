@@ -93,7 +93,7 @@ def measure(name: str, table: Path, images: Path, work: Path, repeats: int) -> d
 
     from pixelrec.config import load_config
     from pixelrec.features import precompute
-    from pixelrec.features.compute import encoder_specs, read_items
+    from pixelrec.features.compute import decode_workers, encoder_specs, read_items
     from pixelrec.features.encoders import load_encoder
 
     base = [f"data.processed_item_info_path={table}", f"data.processed_image_folder={images}",
@@ -124,7 +124,8 @@ def measure(name: str, table: Path, images: Path, work: Path, repeats: int) -> d
             "encoded": present, "first_run_seconds_incl_model_load": first["seconds"],
             "batch_size": (config.features.image_batch_size if modality == "image"
                            else config.features.text_batch_size),
-            "decode_workers": config.features.num_workers if modality == "image" else None,
+            "decode_workers": (decode_workers(config.features.num_workers, encoder.device.type)
+                               if modality == "image" else None),
             "runs_end_to_end_per_s": [round(v, 2) for v in e2e],
             "runs_bare_forward_per_s": [round(v, 2) for v in bare],
         }

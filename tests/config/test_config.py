@@ -54,6 +54,8 @@ def test_unknown_top_level_section():
     ("model.embedding_dim=abc", "model.embedding_dim", '"abc"'),
     ("data.splitting.strategy=sideways", "data.splitting.strategy", '"sideways"'),
     ("data.image_compression.quality=0", "data.image_compression.quality", "0"),
+    ("model.vision_model=resnett", "model.vision_model", '"resnett"'),
+    ("model.language_model=efficientnet-lite0", "model.language_model", '"efficientnet-lite0"'),
 ])
 def test_bad_value_names_dotted_path_and_value(override, path, value):
     with pytest.raises(ConfigError) as err:

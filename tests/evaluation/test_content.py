@@ -12,7 +12,7 @@ import yaml
 from pixelrec.cli.main import main
 from pixelrec.config import load_config
 from pixelrec.evaluation.embeddings import load_item_embeddings
-from pixelrec.features.cache import SimpleFeatureCache, cache_name
+from pixelrec.features import open_cache
 
 ITEMS = ["a", "b", "c", "d", "e"]
 VECTORS = np.array([[1, 0], [0, 1], [0, 1], [0.9, 0.1], [0.5, 0.5]], dtype=np.float32)
@@ -28,9 +28,7 @@ def cached(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     cfg = load_config(path)
-    directory = tmp_path / "cache" / cache_name(cfg.model.vision_model, cfg.model.language_model)
-    cache = SimpleFeatureCache(directory, {"image": {"name": "test"}, "text": {"name": "test"}},
-                               writable=True)
+    cache = open_cache(cfg, writable=True)  # the real key of the configured encoders
     for modality in ("image", "text"):
         cache.put(modality, ITEMS, ["h"] * 5, VECTORS, np.ones(5, dtype=bool))
     cache.close()

@@ -82,6 +82,10 @@ def test_other_encoder_gets_its_own_cache_and_changed_settings_are_refused(items
     forced = precompute(make_config(items_dir, "model.vision_model=null"), force=True,
                         progress=False)
     assert forced["text"]["computed"] == 12 and forced["text"]["reused"] == 0
+    # --force_recompute also replaces a cache built with other settings
+    replaced = precompute(changed, force=True, progress=False)
+    assert replaced["text"]["computed"] == 12
+    assert open_cache(changed).manifest["key"]["text_template"] == "Title: {title}"
 
 
 def test_worker_processes_give_the_same_vectors(items_dir):
@@ -136,3 +140,13 @@ def test_memory_only_cache_and_disabled_cache(items_dir):
         precompute(disabled)
     with pytest.raises(ConfigError, match="nothing to encode"):
         open_cache(make_config(items_dir, "model.vision_model=null", "model.language_model=null"))
+
+
+def test_decode_workers_auto_depends_on_cores_and_device(monkeypatch):
+    from pixelrec.features.compute import decode_workers
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert decode_workers("auto", "cpu") == 0 and decode_workers("auto", "cuda") == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert decode_workers("auto", "cpu") == 1 and decode_workers("auto", "cuda") == 4
+    assert decode_workers(3, "cpu") == 3

@@ -24,8 +24,16 @@ class FeaturesConfig(Section):
     image_batch_size: int = Field(4, ge=1, description="images per encoder forward")
     text_batch_size: int = Field(32, ge=1, description="texts per encoder forward")
     max_text_length: int = Field(128, ge=8, le=4096, description="tokens; longer text is truncated")
-    num_workers: int = Field(1, ge=0, description="image decode processes; 0 decodes inline")
+    num_workers: int | Literal["auto"] = Field(
+        "auto", description="image decode processes; 0 decodes inline; auto: by cores and device")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers_not_negative(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be 'auto' or an integer >= 0")
+        return value
 
     @field_validator("text_template")
     @classmethod

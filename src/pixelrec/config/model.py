@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from pixelrec.config.base import Section
 
@@ -54,6 +54,17 @@ class ModelConfig(Section):
                              f"model.num_attention_heads ({self.num_attention_heads}) for "
                              f"attention fusion")
         return self
+
+    @field_validator("vision_model", "language_model")
+    @classmethod
+    def _known_encoder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from pixelrec.features.registry import encoder_name_problem  # light: no torch import
+
+        modality = "image" if info.field_name == "vision_model" else "text"
+        problem = encoder_name_problem(value, modality)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class TrainingConfig(Section):

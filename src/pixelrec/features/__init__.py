@@ -13,6 +13,7 @@ _EXPORTS = {
     "open_cache": "pixelrec.features.compute",
     "item_features": "pixelrec.features.compute",
     "item_embedding_matrix": "pixelrec.features.compute",
+    "side_by_side": "pixelrec.features.compute",
     "cache_directory": "pixelrec.features.compute",
     "summary_line": "pixelrec.features.compute",
     "SimpleFeatureCache": "pixelrec.features.cache",

@@ -66,7 +66,8 @@ class SimpleFeatureCache:
     """Embeddings of items per modality with an in-memory LRU and optional disk persistence."""
 
     def __init__(self, directory: str | Path, key: dict[str, Any], *, use_disk: bool = True,
-                 max_memory_items: int = 10000, writable: bool = False):
+                 max_memory_items: int = 10000, writable: bool = False, replace: bool = False):
+        """`replace` (writers only): start empty, also over a cache built with other settings."""
         self.directory = Path(directory)
         self.name = self.directory.name
         self.key = key
@@ -81,15 +82,20 @@ class SimpleFeatureCache:
         self.manifest: dict[str, Any] = {"format_version": FORMAT_VERSION, "name": self.name,
                                          "key": key, "dims": {}, "info": {"created": _now()}}
         if use_disk:
-            self._open_disk()
+            self._open_disk(replace and writable)
 
     # -- opening -------------------------------------------------------------------------------
-    def _open_disk(self) -> None:
+    def _open_disk(self, replace: bool) -> None:
         path = self.directory / MANIFEST
         if self.writable:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._lock()
-        if path.exists():
+        if replace:
+            for modality in MODALITIES:
+                for suffix in (".f32", ".index.jsonl"):
+                    (self.directory / f"{modality}{suffix}").unlink(missing_ok=True)
+            write_json_atomic(path, self.manifest)
+        elif path.exists():
             self.manifest = read_manifest(self.directory)
             differences = _diff(self.manifest.get("key"), self.key)
             if differences:
@@ -266,18 +272,6 @@ class SimpleFeatureCache:
         """Record item counts and the update time in the manifest (informational fields)."""
         self.manifest["info"].update({"items": len(self.item_ids), "counts": self.counts(),
                                       "updated": _now()})
-        if self.use_disk and self.writable:
-            write_json_atomic(self.directory / MANIFEST, self.manifest)
-
-    def clear(self) -> None:
-        """Forget every stored vector (used by --force_recompute); keeps the lock."""
-        for store in self.stores.values():
-            for path in (store.vectors_path, store.index_path):
-                path.unlink(missing_ok=True)
-        self.stores.clear()
-        for lru in self._lru.values():
-            lru.clear()
-        self.manifest.update({"dims": {}, "info": {"created": _now()}})
         if self.use_disk and self.writable:
             write_json_atomic(self.directory / MANIFEST, self.manifest)
 

@@ -44,14 +44,17 @@ def decode(path: str | BinaryIO | None, pre: dict[str, Any]) -> np.ndarray | Non
 
 
 def resize_crop(im: Image.Image, pre: dict[str, Any]) -> np.ndarray:
-    """Resize the shorter side to `resize_shorter`, then centre-crop `crop` x `crop`."""
+    """Resize the shorter side to `resize_shorter` and centre-crop `crop` x `crop`, in one step.
+
+    Only the source box that survives the crop is resampled (straight to crop x crop), which is
+    the same geometry as resize-then-crop at a fraction of the cost.
+    """
     short, crop = pre["resize_shorter"], pre["crop"]
     w, h = im.size
-    scale = short / min(w, h)
-    size = (max(crop, round(w * scale)), max(crop, round(h * scale)))
-    im = im.resize(size, RESAMPLE[pre["resample"]])
-    left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
-    return np.asarray(im.crop((left, top, left + crop, top + crop)), dtype=np.uint8)
+    side = crop * min(w, h) / max(short, crop)  # the crop's extent in source pixels
+    left, top = (w - side) / 2, (h - side) / 2
+    out = im.resize((crop, crop), RESAMPLE[pre["resample"]], box=(left, top, left + side, top + side))
+    return np.asarray(out, dtype=np.uint8)
 
 
 def decode_batch(paths: Sequence[str | None], pre: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

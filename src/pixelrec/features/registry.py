@@ -162,7 +162,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _image_pre(*, resize: int, crop: int, resample: str, mean, std, channels_last: bool) -> dict:
     return {"resize_shorter": int(resize), "crop": int(crop), "resample": resample,
             "mean": [round(float(m), 8) for m in mean], "std": [round(float(s), 8) for s in std],
-            "channels_last": channels_last, "jpeg_draft": True}
+            "channels_last": channels_last, "jpeg_draft": True, "crop_box_resize": True}
 
 
 def _edge(value: Any, default: int) -> int:
