@@ -86,13 +86,17 @@ def _json_default(obj: Any) -> Any:
 
 
 def read_table(path: str | os.PathLike, *, str_columns: tuple[str, ...] = (), what: str = "table",
-               config_key: str | None = None) -> pd.DataFrame:
+               config_key: str | None = None, made_by: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV/Parquet file; `str_columns` keep their text form (ids with leading zeros).
 
-    A missing or unreadable file raises DataError naming the file and the config key to change.
+    A missing or unreadable file raises DataError naming the file and the config key to change
+    (and `made_by`, the command that writes the file, when it is a pipeline output).
     """
     path = Path(path)
-    hint = f" Set `{config_key}` to the right path." if config_key else ""
+    hint = f" Set `{config_key}` to the right path" if config_key else ""
+    if made_by:
+        hint += f"{' or' if hint else ''} run `{made_by}` first"
+    hint += "." if hint else ""
     if not path.exists():
         raise DataError(f"{what} file not found: {path}.{hint}")
     suffix = path.suffix.lower()

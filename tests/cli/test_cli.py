@@ -74,6 +74,9 @@ def test_seed_script_with_sample_n(tmp_path, small_demo):
     (["split", "--set", "data.splitting.stratgy=x"], "did you mean 'strategy'"),
     (["preprocess", "--set", "data.item_info_path=/no/such/items.csv"],
      "item info file not found: /no/such/items.csv. Set `data.item_info_path`"),
+    (["split", "--set", "data.processed_interactions_path=/no/such/i.parquet"],
+     "Set `data.processed_interactions_path` to the right path or run `pixelrec preprocess` "
+     "first."),
 ])
 def test_bad_input_exits_2_with_clear_message(args, message):
     out = run_cli(*args)

@@ -23,8 +23,8 @@ def create_splits(config: Config) -> dict:
     interactions = read_table(data.processed_interactions_path,
                               str_columns=("user_id", "item_id"),
                               what="processed interactions",
-                              config_key="data.processed_interactions_path (run `pixelrec "
-                                         "preprocess` first)")
+                              config_key="data.processed_interactions_path",
+                              made_by="pixelrec preprocess")
     missing = {"user_id", "item_id", "timestamp"} - set(interactions.columns)
     if missing:
         raise DataError(f"{data.processed_interactions_path} lacks columns {sorted(missing)}; "

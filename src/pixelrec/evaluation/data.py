@@ -21,7 +21,8 @@ def default_split_path(split_dir: str | Path, name: str) -> Path:
 
 def read_split(path: str | Path, what: str, option: str) -> pd.DataFrame:
     """user_id/item_id (str) of a split file; a missing column is a DataError naming the file."""
-    frame = read_table(path, str_columns=("user_id", "item_id"), what=what)
+    frame = read_table(path, str_columns=("user_id", "item_id"), what=what,
+                       config_key=f"{option} or data.split_data_path", made_by="pixelrec split")
     missing = [c for c in ("user_id", "item_id") if c not in frame.columns]
     if missing:
         raise DataError(f"{what} file {path} lacks column(s) {missing}; split files need user_id "

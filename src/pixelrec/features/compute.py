@@ -42,7 +42,8 @@ def read_items(config, max_items: int | None = None) -> ItemInputs:
     from pixelrec.io import read_table
 
     df = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
-                    what="processed item table", config_key="data.processed_item_info_path")
+                    what="processed item table", config_key="data.processed_item_info_path",
+                    made_by="pixelrec preprocess")
     if "item_id" not in df.columns:
         from pixelrec.errors import DataError
 

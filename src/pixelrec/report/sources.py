@@ -54,7 +54,8 @@ class Pictures:
 
         table = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
                            what="processed item table",
-                           config_key="data.processed_item_info_path")
+                           config_key="data.processed_item_info_path",
+                           made_by="pixelrec preprocess")
         folder = Path(config.data.processed_image_folder)
         self.titles = dict(zip(table["item_id"].astype(str),
                                table.get("title", pd.Series([""] * len(table))).fillna("")

@@ -22,7 +22,7 @@ from pixelrec.io import read_table
 def read_interactions(path: str | Path, what: str) -> pd.DataFrame:
     """user_id, item_id (str) and timestamp (when present) of a split file."""
     frame = read_table(path, str_columns=("user_id", "item_id"), what=what,
-                       config_key="data.split_data_path (run `pixelrec split` first)")
+                       config_key="data.split_data_path", made_by="pixelrec split")
     missing = {"user_id", "item_id"} - set(frame.columns)
     if missing:
         raise DataError(f"{what} file {path} lacks column(s) {sorted(missing)}; re-run "

@@ -17,7 +17,8 @@ def read_catalogue(config) -> tuple[list[str], pd.DataFrame]:
     from pixelrec.io import read_table
 
     table = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
-                       what="processed item table", config_key="data.processed_item_info_path")
+                       what="processed item table", config_key="data.processed_item_info_path",
+                       made_by="pixelrec preprocess")
     if "item_id" not in table.columns:
         raise DataError(f"processed item table {config.data.processed_item_info_path} has no "
                         f"item_id column; re-run `pixelrec preprocess`.")
