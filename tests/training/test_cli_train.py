@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,23 @@ def test_seed_script_train_help():
         assert flag in out.stdout
 
 
+def run_torchrun(cmd: list[str], env: dict, outputs: list[Path]) -> subprocess.CompletedProcess:
+    """Launch torchrun; one retry from clean output folders if the first launch fails.
+
+    Two of about 50 launches failed during development on a shared 2-core machine (the cause was
+    not captured and did not reproduce); the first failure's stderr is kept as a warning so it
+    shows in the test log. A failure that repeats still fails the test.
+    """
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    if out.returncode != 0:
+        warnings.warn(f"torchrun launch failed once (rc {out.returncode}); retrying. "
+                      f"stderr tail:\n{out.stderr[-2000:]}", stacklevel=2)
+        for folder in outputs:
+            shutil.rmtree(folder, ignore_errors=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    return out
+
+
 def test_torchrun_two_cpu_processes(train_config, tmp_path):
     """Both ranks end with identical weights; rank 0 alone writes; NDCG@10 near 1 process.
 
@@ -114,7 +133,7 @@ def test_torchrun_two_cpu_processes(train_config, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "pixelrec", "train", "--config", str(path),
            "--device", "cpu"]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    out = run_torchrun(cmd, env, [Path(config["results_dir"]), Path(config["checkpoint_dir"])])
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.count("best val NDCG@10") == 1
     results = Path(config["results_dir"])
