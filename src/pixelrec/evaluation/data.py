@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pixelrec.data.items import read_processed_items
 from pixelrec.errors import DataError
 from pixelrec.io import read_table
 
@@ -35,12 +36,7 @@ def catalogue(item_table: str | Path, frames: list[pd.DataFrame]) -> tuple[list[
     """All items of the processed item table when it exists, else the union of the splits'."""
     path = Path(item_table)
     if path.exists():
-        table = read_table(path, str_columns=("item_id",), what="processed item table",
-                           config_key="data.processed_item_info_path")
-        if "item_id" not in table.columns:
-            raise DataError(f"processed item table {path} has no item_id column; re-run "
-                            f"`pixelrec preprocess`.")
-        return list(pd.unique(table["item_id"].astype(str))), str(path)
+        return read_processed_items(path)["item_id"].tolist(), str(path)
     items = pd.unique(np.concatenate([f["item_id"].to_numpy(dtype=object) for f in frames]))
     return sorted(items), "split files"
 

@@ -39,16 +39,9 @@ class ItemInputs:
 
 def read_items(config, max_items: int | None = None) -> ItemInputs:
     """The processed item table as encoder inputs (text from `features.text_template`)."""
-    from pixelrec.io import read_table
+    from pixelrec.data.items import read_processed_items
 
-    df = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
-                    what="processed item table", config_key="data.processed_item_info_path",
-                    made_by="pixelrec preprocess")
-    if "item_id" not in df.columns:
-        from pixelrec.errors import DataError
-
-        raise DataError(f"processed item table {config.data.processed_item_info_path} has no "
-                        f"item_id column; re-run `pixelrec preprocess`.")
+    df = read_processed_items(config.data.processed_item_info_path)
     if max_items is not None:
         df = df.head(max_items)
     columns = [c for c in ("title", "tag", "description") if c in df.columns]

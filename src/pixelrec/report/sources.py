@@ -49,13 +49,10 @@ class Pictures:
     table, the processed images and the images of items added through the API."""
 
     def __init__(self, config, size: int = 112) -> None:
+        from pixelrec.data.items import read_processed_items
         from pixelrec.inference.added import AddedItemStore, added_items_dir
-        from pixelrec.io import read_table
 
-        table = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
-                           what="processed item table",
-                           config_key="data.processed_item_info_path",
-                           made_by="pixelrec preprocess")
+        table = read_processed_items(config.data.processed_item_info_path)
         folder = Path(config.data.processed_image_folder)
         self.titles = dict(zip(table["item_id"].astype(str),
                                table.get("title", pd.Series([""] * len(table))).fillna("")

@@ -14,15 +14,9 @@ from pixelrec.models.multimodal.content import Features, ItemContent, build_cont
 
 def read_catalogue(config) -> tuple[list[str], pd.DataFrame]:
     """All items of the processed item table (the catalogue) and the table itself."""
-    from pixelrec.io import read_table
+    from pixelrec.data.items import read_processed_items
 
-    table = read_table(config.data.processed_item_info_path, str_columns=("item_id",),
-                       what="processed item table", config_key="data.processed_item_info_path",
-                       made_by="pixelrec preprocess")
-    if "item_id" not in table.columns:
-        raise DataError(f"processed item table {config.data.processed_item_info_path} has no "
-                        f"item_id column; re-run `pixelrec preprocess`.")
-    table = table.drop_duplicates("item_id")
+    table = read_processed_items(config.data.processed_item_info_path)
     return table["item_id"].astype(str).tolist(), table
 
 
