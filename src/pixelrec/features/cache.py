@@ -236,11 +236,6 @@ class SimpleFeatureCache:
             out[modality] = {"items": len(oks), "missing": len(oks) - sum(oks)}
         return out
 
-    def size_bytes(self) -> int:
-        if not self.directory.exists():
-            return 0
-        return sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
-
     # -- writing -------------------------------------------------------------------------------
     def put(self, modality: str, item_ids: list[str], hashes: list[str], vectors: np.ndarray,
             ok: np.ndarray) -> None:

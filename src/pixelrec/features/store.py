@@ -125,9 +125,6 @@ class ModalityStore:
         out[present] = mat[rows[present]]
         return out, ok
 
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in (self.vectors_path, self.index_path) if p.exists())
-
     @property
     def stale_rows(self) -> int:
         return self._rows - len(self.entries)
