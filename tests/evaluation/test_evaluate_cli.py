@@ -12,9 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pixelrec.cli.evaluate import RECOMMENDER_CHOICES
 from pixelrec.cli.main import main
-from pixelrec.models import RECOMMENDER_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 # popularity a=3 > b=2 > c=1; d and e appear only in test (cold: never recommended)
@@ -118,8 +116,15 @@ def test_content_knn_without_cache_says_to_precompute(crafted, capsys):
     assert "pixelrec precompute" in capsys.readouterr().err
 
 
-def test_cli_choices_match_the_registry():
-    assert tuple(RECOMMENDER_CHOICES) == RECOMMENDER_TYPES
+def test_unknown_recommender_or_task_lists_the_registered_names(crafted, capsys):
+    tmp, config = crafted
+    train = str(tmp / "splits" / "train.csv")
+    assert evaluate(config, "--recommender_type", "nope", "--train_data", train) == 2
+    err = capsys.readouterr().err
+    assert "unknown recommender type 'nope'" in err and "popularity" in err
+    assert evaluate(config, "--recommender_type", "popularity", "--train_data", train,
+                    "--eval_task", "nope") == 2
+    assert "retrieval, ranking" in capsys.readouterr().err
 
 
 def test_script_wrapper_runs_evaluate(crafted):

@@ -126,8 +126,8 @@ def test_model_names_are_checked():
         check_model_name("vgg", "image")
     with pytest.raises(ConfigError, match="model.language_model"):
         check_model_name("resnet", "text")
-    assert set(registry.TEXT_MODELS) >= {"sentence-bert", "mpnet", "bert", "roberta", "clip",
-                                          "multilingual-minilm"}
-    assert set(registry.VISION_MODELS) >= {"efficientnet-lite0", "clip", "resnet", "dino",
-                                            "convnext"}
-    assert load_config(None).model.vision_model in registry.VISION_MODELS
+    assert set(registry.ENCODERS["text"]) >= {"sentence-bert", "mpnet", "bert", "roberta",
+                                               "clip", "multilingual-minilm"}
+    assert set(registry.ENCODERS["image"]) >= {"efficientnet-lite0", "clip", "resnet", "dino",
+                                                "convnext"}
+    assert load_config(None).model.vision_model in registry.ENCODERS["image"]

@@ -12,9 +12,6 @@ import pandas as pd
 import pytest
 
 from pixelrec.cli.main import main
-from pixelrec.cli.recommend import RECOMMENDER_CHOICES
-from pixelrec.config.serving import RECOMMENDER_CHOICES as CONFIG_CHOICES
-from pixelrec.models import RECOMMENDER_TYPES
 from tests.inference.helpers import copy_work
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,8 +28,11 @@ def work(trained, tmp_path):
     return copy_work(trained, tmp_path / "work")
 
 
-def test_choices_match_the_registry():
-    assert set(RECOMMENDER_CHOICES) == set(CONFIG_CHOICES) == {"multimodal", *RECOMMENDER_TYPES}
+def test_unknown_recommender_type_is_rejected_with_the_registered_names(work, capsys):
+    path, _ = work
+    assert main(["recommend", "--config", str(path), "--recommender_type", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "recommender_type" in err and "nope" in err and "item_knn" in err
 
 
 def test_users_and_unknown_user_fallback_as_json(work, capsys):

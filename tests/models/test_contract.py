@@ -1,4 +1,9 @@
-"""The contract every recommender passes (implicit-style shared test over all models)."""
+"""The contract every recommender passes (implicit-style shared test over all models).
+
+Parametrised over the registry: every recommender registered when this module is collected (the
+baselines, and e.g. one a plugin registered) runs the contract; the trained multimodal model runs
+it in test_multimodal_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import numpy as np
 import pytest
 
 from pixelrec.config import load_config
-from pixelrec.models import BASELINE_TYPES, Recommender, create_recommender
+from pixelrec.models import BASELINE_TYPES, Recommender, create_recommender, get_recommender
 
 from .blocks import block_data, block_embeddings
 
@@ -25,7 +30,7 @@ PERSONALISED = [t for t in BASELINE_TYPES if t not in ("random", "popularity")]
 def fitted(name: str) -> Recommender:
     train, _, items = block_data()
     kwargs = {}
-    if name == "content_knn":
+    if get_recommender(name).kind == "content":
         kwargs = {"item_embeddings": block_embeddings(items), "item_ids": items}
     return create_recommender(name, load_config(None, SMALL), **kwargs).fit(train, items=items)
 

@@ -6,13 +6,13 @@ import argparse
 
 HELP = "evaluate a recommender (full-ranking retrieval by default) and write a result JSON"
 
-# Kept in sync with pixelrec.models.RECOMMENDER_TYPES (a test checks it) so that --help stays light.
-RECOMMENDER_CHOICES = ("random", "popularity", "item_knn", "user_knn", "ease", "als", "bpr",
-                       "content_knn", "multimodal")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--recommender_type", required=True, choices=RECOMMENDER_CHOICES)
+    from pixelrec.models.registry import recommender_names  # light: no torch import
+
+    parser.add_argument("--recommender_type", required=True, metavar="NAME",
+                        help=f"a registered recommender: {', '.join(recommender_names())}")
     parser.add_argument("--train_data", help="train split (default: <data.split_data_path>/"
                                              "train.parquet)")
     parser.add_argument("--test_data", help="test split (default: <data.split_data_path>/"
@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val_data", help="val split whose items are masked too")
     parser.add_argument("--checkpoint", default="best",
                         help="multimodal only: best, last or a checkpoint path (default: best)")
-    parser.add_argument("--eval_task", choices=("retrieval", "ranking"), default="retrieval")
+    parser.add_argument("--eval_task", default="retrieval", metavar="TASK",
+                        help="retrieval (full ranking, the default), ranking (sampled "
+                             "candidates: AUC, GAUC, NDCG, MRR) or a registered task")
     parser.add_argument("--output", help="result file name under results_dir (a path if it has "
                                          "a directory part; default eval_<type>_<task>.json)")
     sampling = parser.add_mutually_exclusive_group()

@@ -1,13 +1,16 @@
 """`pixelrec` entry point: builds the parser from the command modules and maps errors to exit codes.
 
 Command modules import only argparse at module level; heavy libraries are imported inside `run`,
-so `pixelrec --help` starts fast.
+so `pixelrec --help` starts fast. Modules named in $PIXELREC_PLUGINS (comma-separated) are
+imported first, so what they register (encoders, recommenders, processors, metrics, evaluation
+tasks; see docs/extending.md) is usable from the command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from pixelrec import __version__
@@ -61,7 +64,24 @@ def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentPar
     return parser
 
 
+PLUGINS_ENV = "PIXELREC_PLUGINS"
+
+
+def load_plugins() -> list[str]:
+    """Import every module named in $PIXELREC_PLUGINS; return their names."""
+    names = [n.strip() for n in os.environ.get(PLUGINS_ENV, "").split(",") if n.strip()]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        load_plugins()
+    except ImportError as exc:
+        print(f"error: {PLUGINS_ENV} names a module that cannot be imported: {exc}. Set it to "
+              f"importable module names (on PYTHONPATH), comma-separated.", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:

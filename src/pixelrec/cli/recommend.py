@@ -6,9 +6,6 @@ import argparse
 
 HELP = "write top-K recommendations for users (unknown users get popularity, marked)"
 
-# Kept in sync with pixelrec.config.serving.RECOMMENDER_CHOICES (a test checks it).
-RECOMMENDER_CHOICES = ("multimodal", "random", "popularity", "item_knn", "user_knn", "ease", "als",
-                       "bpr", "content_knn")
 # Flags shared with `serve`: argument name -> config key.
 RECOMMENDER_FLAGS = {"recommender_type": "recommendation.recommender_type",
                      "checkpoint": "recommendation.checkpoint"}
@@ -23,8 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--history_file", help="CSV/Parquet with user_id, item_id (, timestamp): "
                                             "users known only by these interactions")
     parser.add_argument("--top_k", type=int, help="list length (recommendation.top_k)")
-    parser.add_argument("--recommender_type", choices=RECOMMENDER_CHOICES,
-                        help="recommendation.recommender_type (baselines are fitted on train now)")
+    from pixelrec.models.registry import recommender_names  # light: no torch import
+
+    parser.add_argument("--recommender_type", metavar="NAME",
+                        help=f"recommendation.recommender_type: {', '.join(recommender_names())} "
+                             f"(baselines are fitted on train now)")
     parser.add_argument("--checkpoint", help="multimodal checkpoint: best, last or a path "
                                              "(recommendation.checkpoint)")
     parser.add_argument("--output", default="recommendations",

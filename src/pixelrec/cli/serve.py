@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pixelrec.cli.recommend import RECOMMENDER_CHOICES, RECOMMENDER_FLAGS
+from pixelrec.cli.recommend import RECOMMENDER_FLAGS
 
 HELP = "serve recommendations over HTTP (binds 127.0.0.1 by default; see docs/serving.md)"
 
@@ -12,8 +12,10 @@ HELP = "serve recommendations over HTTP (binds 127.0.0.1 by default; see docs/se
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="interface to bind (serving.host, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (serving.port, default 8000)")
-    parser.add_argument("--recommender_type", choices=RECOMMENDER_CHOICES,
-                        help="recommendation.recommender_type")
+    from pixelrec.models.registry import recommender_names  # light: no torch import
+
+    parser.add_argument("--recommender_type", metavar="NAME",
+                        help=f"recommendation.recommender_type: {', '.join(recommender_names())}")
     parser.add_argument("--checkpoint", help="best, last or a path (recommendation.checkpoint)")
 
 

@@ -11,10 +11,6 @@ from pydantic import Field, field_validator
 
 from pixelrec.config.base import Section
 
-# Kept in sync with pixelrec.models.RECOMMENDER_TYPES + "multimodal" (a test checks it), so that
-# loading a config does not import torch.
-RECOMMENDER_CHOICES = ("multimodal", "random", "popularity", "item_knn", "user_knn", "ease", "als",
-                       "bpr", "content_knn")
 API_KEY_ENV = "PIXELREC_API_KEY"
 
 
@@ -41,8 +37,12 @@ class RecommendationConfig(Section):
     @field_validator("recommender_type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in RECOMMENDER_CHOICES:
-            raise ValueError(f"must be one of {', '.join(RECOMMENDER_CHOICES)}, got {value!r}")
+        from pixelrec.models.registry import recommender_names  # light: no torch import
+
+        if value not in recommender_names():
+            raise ValueError(f"must be one of {', '.join(recommender_names())} (or a name "
+                             f"registered with pixelrec.models.register_recommender), "
+                             f"got {value!r}")
         return value
 
 

@@ -1,7 +1,10 @@
 """Per-user accuracy metrics, vectorised over users.
 
-Top-k metrics take a hit matrix `hits` (n_users, K): `hits[u, r]` is True when the item at rank
-r+1 of user u's list is relevant, and `n_relevant` (n_users,), the size of each relevant set.
+Top-k metrics are a registry, `TOPK_METRICS` (name -> function), that evaluation iterates: every
+registered metric appears at every k in every result (`<name>@<k>`). A metric function takes
+`hits` (n_users, k) bool, where `hits[u, r]` is True when the item at rank r+1 of user u's list
+is relevant, `n_relevant` (n_users,) float, the size of each relevant set (>= 1), and `k`; it
+returns one float per user. New ones register with `@register_metric("name")`.
 Definitions (binary relevance):
   precision@k = hits in top k / k             recall@k = hits in top k / |relevant|
   f1@k = 2PR / (P + R), 0 when P = R = 0      hit_rate@k = 1 if any hit in top k
@@ -13,9 +16,69 @@ Definitions (binary relevance):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-TOPK_METRICS = ("precision", "recall", "f1", "hit_rate", "ndcg", "mrr", "map")
+from pixelrec import registry
+
+MetricFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+TOPK_METRICS: dict[str, MetricFn] = {}
+
+
+def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
+    """Register a per-user top-k metric `fn(hits, n_relevant, k) -> [n_users]` as `name`."""
+    def add(fn: MetricFn) -> MetricFn:
+        return registry.add(TOPK_METRICS, "metric", name, fn)
+    return add
+
+
+def _ranks(k: int) -> np.ndarray:
+    return np.arange(1, k + 1, dtype=np.float64)
+
+
+def _dcg(hits: np.ndarray) -> np.ndarray:
+    return (hits / np.log2(_ranks(hits.shape[1]) + 1.0)).sum(axis=1)
+
+
+@register_metric("precision")
+def precision(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    return hits.sum(axis=1) / k
+
+
+@register_metric("recall")
+def recall(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    return hits.sum(axis=1) / n_relevant
+
+
+@register_metric("f1")
+def f1(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    p, r = precision(hits, n_relevant, k), recall(hits, n_relevant, k)
+    denom = p + r
+    return np.divide(2 * p * r, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
+@register_metric("hit_rate")
+def hit_rate(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    return hits.any(axis=1).astype(np.float64)
+
+
+@register_metric("ndcg")
+def ndcg(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    ideal = np.cumsum(1.0 / np.log2(_ranks(k) + 1.0))
+    return _dcg(hits) / ideal[np.minimum(n_relevant, k).astype(np.int64) - 1]
+
+
+@register_metric("mrr")
+def mrr(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    first = hits.argmax(axis=1) + 1.0
+    return np.where(hits.any(axis=1), 1.0 / first, 0.0)
+
+
+@register_metric("map")
+def average_precision(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    precision_at_r = np.cumsum(hits, axis=1) / _ranks(k)
+    return (precision_at_r * hits).sum(axis=1) / np.minimum(n_relevant, k)
 
 
 def metric_keys(k_values: list[int]) -> list[str]:
@@ -23,7 +86,7 @@ def metric_keys(k_values: list[int]) -> list[str]:
 
 
 def topk_metrics(hits: np.ndarray, n_relevant: np.ndarray, k_values: list[int]) -> dict[str, np.ndarray]:
-    """Every metric at every k as per-user float64 arrays, keyed `<name>@<k>`."""
+    """Every registered metric at every k as per-user float64 arrays, keyed `<name>@<k>`."""
     hits = np.asarray(hits, dtype=bool)
     n_rel = np.asarray(n_relevant, dtype=np.float64)
     if np.any(n_rel <= 0):
@@ -31,31 +94,16 @@ def topk_metrics(hits: np.ndarray, n_relevant: np.ndarray, k_values: list[int]) 
     width = max(k_values)
     if hits.shape[1] < width:  # catalogue shorter than k: the missing ranks are misses
         hits = np.pad(hits, ((0, 0), (0, width - hits.shape[1])))
-    hits = hits[:, :width]
-    gain = hits.astype(np.float64)
-    ranks = np.arange(1, width + 1, dtype=np.float64)
-    discount = 1.0 / np.log2(ranks + 1.0)
-    cum_hits = np.cumsum(gain, axis=1)
-    cum_dcg = np.cumsum(gain * discount, axis=1)
-    cum_ideal = np.cumsum(discount)
-    cum_ap = np.cumsum(gain * cum_hits / ranks, axis=1)
-    first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
     out: dict[str, np.ndarray] = {}
     for k in k_values:
-        n_hit = cum_hits[:, k - 1]
-        precision = n_hit / k
-        recall = n_hit / n_rel
-        denom = precision + recall
-        ideal_len = np.minimum(n_rel, k).astype(np.int64)
-        out[f"precision@{k}"] = precision
-        out[f"recall@{k}"] = recall
-        out[f"f1@{k}"] = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom),
-                                   where=denom > 0)
-        out[f"hit_rate@{k}"] = (n_hit > 0).astype(np.float64)
-        out[f"ndcg@{k}"] = cum_dcg[:, k - 1] / cum_ideal[ideal_len - 1]
-        out[f"mrr@{k}"] = np.where((first > 0) & (first <= k), 1.0 / np.maximum(first, 1), 0.0)
-        out[f"map@{k}"] = cum_ap[:, k - 1] / ideal_len
-    return {key: out[key] for key in metric_keys(k_values)}
+        top = hits[:, :k]
+        for name, fn in TOPK_METRICS.items():
+            values = np.asarray(fn(top, n_rel, k), dtype=np.float64)
+            if values.shape != (len(hits),):
+                raise ValueError(f"metric {name!r} returned shape {values.shape}; a metric "
+                                 f"returns one value per user ({len(hits)},)")
+            out[f"{name}@{k}"] = values
+    return out
 
 
 def user_auc(pos_scores: np.ndarray, pos_mask: np.ndarray, neg_scores: np.ndarray,

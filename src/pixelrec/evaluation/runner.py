@@ -21,13 +21,8 @@ from pixelrec.evaluation.data import (
 from pixelrec.evaluation.embeddings import load_item_embeddings, try_item_embeddings
 from pixelrec.evaluation.results import output_path
 from pixelrec.io import write_json_atomic
-from pixelrec.models import (
-    CONTENT_TYPES,
-    RECOMMENDER_TYPES,
-    TRAINED_TYPES,
-    Recommender,
-    create_recommender,
-)
+from pixelrec.models import create_recommender, get_recommender, recommender_types
+from pixelrec.models.base import Recommender
 
 
 def _aligned(embeddings: tuple[np.ndarray, list[str]] | None,
@@ -61,9 +56,8 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
     started = time.perf_counter()
     if task not in TASKS:
         raise ConfigError(f"--eval_task must be one of {', '.join(TASKS)}, got {task!r}.")
-    if recommender is None and recommender_type not in RECOMMENDER_TYPES:
-        raise ConfigError(f"--recommender_type must be one of {', '.join(RECOMMENDER_TYPES)}, "
-                          f"got {recommender_type!r}.")
+    # an unknown name raises ConfigError listing the registered ones
+    kind = get_recommender(recommender_type).kind if recommender is None else None
     split_dir = config.data.split_data_path
     if val_path is None and test_path is None:
         default_val = default_split_path(split_dir, "val")
@@ -77,13 +71,13 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
     items, item_source = catalogue(config.data.processed_item_info_path, list(frames.values()))
 
     embeddings = None
-    if recommender is None and recommender_type in CONTENT_TYPES:
+    if kind == "content":
         embeddings = load_item_embeddings(config)
-    elif recommender_type not in CONTENT_TYPES:
+    elif recommender_type not in recommender_types("content"):
         embeddings = try_item_embeddings(config)
     fit_started = time.perf_counter()
     checkpoint_file = None
-    if recommender is None and recommender_type in TRAINED_TYPES:
+    if kind == "trained":
         from pixelrec.models.multimodal.loading import load_multimodal_recommender
         from pixelrec.training.checkpoint import checkpoint_path
 
@@ -91,7 +85,7 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
         recommender = load_multimodal_recommender(config, checkpoint_file, train=frames["train"])
     elif recommender is None:
         kwargs = {}
-        if embeddings is not None and recommender_type in CONTENT_TYPES:
+        if kind == "content":
             kwargs = {"item_embeddings": embeddings[0], "item_ids": embeddings[1]}
         recommender = create_recommender(recommender_type, config, **kwargs)
         recommender.fit(frames["train"], items=items)

@@ -59,6 +59,12 @@ class Recommender(ABC):
     name: ClassVar[str] = "recommender"
     scores_cold_items: ClassVar[bool] = False
 
+    @classmethod
+    def from_config(cls, config, **inputs) -> Recommender:
+        """An unfitted instance with hyper-parameters from `config` (what `create_recommender`
+        calls); content recommenders also receive `item_embeddings` and `item_ids`."""
+        return cls(**inputs)
+
     # ---- fitting -------------------------------------------------------------------------
     def fit(self, train: pd.DataFrame, items: Sequence[str] | None = None) -> Recommender:
         """Learn from `train` (columns user_id, item_id); `items` is the catalogue to score."""

@@ -1,4 +1,8 @@
-"""Load a frozen encoder for a resolved spec (`pixelrec.features.registry`)."""
+"""Load a frozen encoder for a resolved spec (`pixelrec.features.registry`).
+
+New encoders subclass `ImageEncoder` / `TextEncoder` and register with
+`pixelrec.features.registry.register_encoder` (also importable from here).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import json
 from collections import OrderedDict
 
 from pixelrec.features.encoders.base import Encoder, ImageEncoder, TextEncoder, pick_device
-from pixelrec.features.registry import EncoderSpec
+from pixelrec.features.registry import EncoderSpec, encoder_class, register_encoder
 
-__all__ = ["Encoder", "ImageEncoder", "TextEncoder", "load_encoder", "pick_device"]
+__all__ = ["Encoder", "ImageEncoder", "TextEncoder", "load_encoder", "new_encoder", "pick_device",
+           "register_encoder"]
 
 
 # The last few loaded encoders, so repeated precompute / on-the-fly calls in one process reuse them.
@@ -28,14 +33,11 @@ def load_encoder(spec: EncoderSpec, device: str = "auto") -> Encoder:
     return _LOADED[key]
 
 
-def _build(spec: EncoderSpec, device: str) -> Encoder:
-    from pixelrec.features.encoders.hf import HFImageEncoder, HFTextEncoder
+def new_encoder(spec: EncoderSpec, device: str = "cpu", trainable: bool = False) -> Encoder:
+    """A fresh, unshared encoder for `spec` (never reused from the loaded ones); `trainable`
+    keeps its weights requiring gradients, for fine-tuning."""
+    return _build(spec, device, trainable)
 
-    dev = pick_device(device)
-    if spec.kind == "efficientnet":
-        from pixelrec.features.encoders.efficientnet import EfficientNetLite0
 
-        return EfficientNetLite0(spec, dev)
-    if spec.modality == "image":
-        return HFImageEncoder(spec, dev)
-    return HFTextEncoder(spec, dev)
+def _build(spec: EncoderSpec, device: str, trainable: bool = False) -> Encoder:
+    return encoder_class(spec)(spec, pick_device(device), trainable)

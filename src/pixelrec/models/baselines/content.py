@@ -8,8 +8,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from pixelrec.models.base import Recommender
+from pixelrec.models.registry import register_recommender
 
 
+@register_recommender("content_knn", kind="content")
 class ContentKNNRecommender(Recommender):
     """score(u, i) = cos(e_i, mean of u's L2-normalised item embeddings).
 

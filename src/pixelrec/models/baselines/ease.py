@@ -6,8 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from pixelrec.models.base import Recommender
+from pixelrec.models.registry import register_recommender
 
 
+@register_recommender("ease")
 class EASERecommender(Recommender):
     """B = I - P diagMat(1 / diag(P)), P = (X'X + l2 I)^-1; score = x_u B. Memory: n_items^2."""
 
@@ -15,6 +17,10 @@ class EASERecommender(Recommender):
 
     def __init__(self, l2: float = 500.0):
         self.l2 = l2
+
+    @classmethod
+    def from_config(cls, config, **inputs) -> EASERecommender:
+        return cls(**config.evaluation.baselines.ease.model_dump())
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         gram = (matrix.T @ matrix).toarray().astype(np.float64)

@@ -7,10 +7,16 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from pixelrec.models.base import Recommender
+from pixelrec.models.registry import register_recommender
 
 
 class _ImplicitRecommender(Recommender):
     """Shared fit/vectors for implicit's CPU models (score = user factors . item factors)."""
+
+    @classmethod
+    def from_config(cls, config, **inputs) -> _ImplicitRecommender:
+        params = getattr(config.evaluation.baselines, cls.name)  # section named like the model
+        return cls(**params.model_dump(), seed=config.seed)
 
     def _model_class(self) -> type:
         raise NotImplementedError
@@ -33,6 +39,7 @@ class _ImplicitRecommender(Recommender):
         return self.item_factors_
 
 
+@register_recommender("als")
 class ALSRecommender(_ImplicitRecommender):
     """Weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008)."""
 
@@ -56,6 +63,7 @@ class ALSRecommender(_ImplicitRecommender):
                 "alpha": self.alpha, "iterations": self.iterations}
 
 
+@register_recommender("bpr")
 class BPRRecommender(_ImplicitRecommender):
     """Bayesian personalised ranking (Rendle et al. 2009); item factors carry a bias column."""
 

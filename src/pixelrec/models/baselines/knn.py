@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pixelrec.models.base import Recommender
+from pixelrec.models.registry import register_recommender
 
 _BLOCK = 1024  # rows per dense similarity block: memory is _BLOCK x n_rows floats
 
@@ -37,6 +38,7 @@ def topk_cosine(matrix: sp.csr_matrix, k: int, shrinkage: float) -> sp.csr_matri
                          shape=(n, n), dtype=np.float32)
 
 
+@register_recommender("item_knn")
 class ItemKNNRecommender(Recommender):
     """score(u, i) = sum over the user's items j of sim(j, i), i among j's `k_neighbors`."""
 
@@ -46,6 +48,10 @@ class ItemKNNRecommender(Recommender):
         self.k_neighbors = k_neighbors
         self.shrinkage = shrinkage
 
+    @classmethod
+    def from_config(cls, config, **inputs) -> ItemKNNRecommender:
+        return cls(**config.evaluation.baselines.item_knn.model_dump())
+
     def _fit(self, matrix: sp.csr_matrix) -> None:
         self.similarity_ = topk_cosine(matrix.T.tocsr(), self.k_neighbors, self.shrinkage)
 
@@ -53,6 +59,7 @@ class ItemKNNRecommender(Recommender):
         return (self.train_matrix_[rows] @ self.similarity_).toarray()
 
 
+@register_recommender("user_knn")
 class UserKNNRecommender(Recommender):
     """score(u, i) = sum over u's `k_neighbors` most similar users v of sim(u, v) x [v saw i]."""
 
@@ -61,6 +68,10 @@ class UserKNNRecommender(Recommender):
     def __init__(self, k_neighbors: int = 100, shrinkage: float = 10.0):
         self.k_neighbors = k_neighbors
         self.shrinkage = shrinkage
+
+    @classmethod
+    def from_config(cls, config, **inputs) -> UserKNNRecommender:
+        return cls(**config.evaluation.baselines.user_knn.model_dump())
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         self.similarity_ = topk_cosine(matrix, self.k_neighbors, self.shrinkage)

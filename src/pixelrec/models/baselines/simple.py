@@ -7,8 +7,10 @@ import scipy.sparse as sp
 import torch
 
 from pixelrec.models.base import Recommender
+from pixelrec.models.registry import register_recommender
 
 
+@register_recommender("random")
 class RandomRecommender(Recommender):
     """I.i.d. uniform scores over every item (cold ones included); reproducible under `seed`."""
 
@@ -17,6 +19,10 @@ class RandomRecommender(Recommender):
 
     def __init__(self, seed: int = 42):
         self.seed = seed
+
+    @classmethod
+    def from_config(cls, config, **inputs) -> RandomRecommender:
+        return cls(seed=config.seed)
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         self.generator_ = torch.Generator().manual_seed(self.seed)
@@ -28,6 +34,7 @@ class RandomRecommender(Recommender):
         return torch.rand((n, len(self.item_ids_)), generator=self.generator_)
 
 
+@register_recommender("popularity")
 class PopularityRecommender(Recommender):
     """Scores every user's items by the number of distinct train users of each item."""
 

@@ -1,0 +1,120 @@
+"""The built-in preprocessing steps, registered in the order they run: text, image, filter,
+numerical. Each wraps one processor class and records its counts in the report."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from pixelrec.data.processors.filter import DataFilter
+from pixelrec.data.processors.image import ImageProcessor
+from pixelrec.data.processors.numerical import NumericalProcessor
+from pixelrec.data.processors.registry import Preprocessing, register_processor
+from pixelrec.data.processors.text import TextProcessor
+from pixelrec.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@register_processor("text")
+def clean_text(state: Preprocessing) -> None:
+    """Clean title, tag and description (`data.text_cleaning`); flag items with any text."""
+    text = TextProcessor(state.config.data.text_cleaning)
+    items = state.items.copy()
+    for field in ("title", "description"):
+        items[field] = text.clean_series(items[field])
+    items["tag"] = text.clean_series(items["tag"], tags=True)
+    items["has_text"] = (items[["title", "tag", "description"]] != "").any(axis=1)
+    state.items = items
+
+
+@register_processor("image")
+def process_images(state: Preprocessing) -> None:
+    """Validate and re-encode images (resumable); flag items with a usable image."""
+    data = state.config.data
+    items = state.items.copy()
+    sources = {i: s for i, s in zip(items["item_id"], items["image_source"], strict=True) if s}
+    if not sources:
+        items["image_path"], items["has_image"] = "", False
+        state.items = items
+        state.report["images"] = {"processed": 0, "reused_unchanged": 0,
+                                  "no_image_configured": len(items)}
+        return
+    processor = ImageProcessor(data.processed_image_folder, data.image_validation,
+                               data.image_compression, data.num_workers)
+    results, reused = processor.process(sources, progress=state.progress)
+    items["image_path"] = [results[i].output if i in results else "" for i in items["item_id"]]
+    items["has_image"] = items["image_path"] != ""
+    counts: dict = {"processed": len(results) - reused, "reused_unchanged": reused}
+    for status in ("ok", "missing", "corrupt", "too_small"):
+        counts[status] = sum(r.status == status for r in results.values())
+    for action in ("copied", "resized", "converted"):
+        counts[action] = sum(r.action == action for r in results.values())
+    rejected = [r for r in results.values() if r.status in ("corrupt", "too_small")]
+    counts["rejected_examples"] = [{"item_id": r.item_id, "status": r.status, "reason": r.reason}
+                                   for r in rejected[:10]]
+    if rejected:
+        log.warning("%d image(s) rejected (corrupt or too small); see preprocess_report.json",
+                    len(rejected))
+    state.items = items
+    state.report["images"] = counts
+
+
+@register_processor("filter")
+def filter_rows(state: Preprocessing) -> None:
+    """Items lacking a modality (`data.missing_modality_policy`), then duplicate, unknown-item
+    and k-core filtering of the interactions."""
+    data, report = state.config.data, state.report
+    items, dropped_modality = _missing_modalities(state.items, data.missing_modality_policy)
+    report["items"].update({
+        "missing_image": int((~items["has_image"]).sum()) if not dropped_modality else 0,
+        "empty_text": int((~items["has_text"]).sum()) if not dropped_modality else 0,
+        "dropped_missing_modality": dropped_modality,
+    })
+    interactions, report["interactions"] = _filter(state.interactions, items, data.filtering)
+    if interactions.empty:
+        raise DataError(
+            f"no interactions left after filtering {data.interactions_path} (see the counts: "
+            f"{report['interactions']}). Lower `data.filtering.min_user_interactions` / "
+            f"`data.filtering.min_item_interactions`, or check that `data.columns.item_id` "
+            f"matches between the item and interaction files."
+        )
+    report["users"]["out"] = int(interactions["user_id"].nunique())
+    report["users"]["dropped"] = report["users"]["in"] - report["users"]["out"]
+    state.items, state.interactions = items, interactions
+
+
+@register_processor("numerical")
+def scale_numbers(state: Preprocessing) -> None:
+    """Impute and scale `data.numerical_features_cols`; the fitted scaler is saved with the tables."""
+    data = state.config.data
+    scaler = NumericalProcessor(data.numerical_normalization_method, data.numerical_imputation)
+    state.items, imputed = scaler.fit(state.items, data.numerical_features_cols
+                                      ).transform(state.items)
+    state.report["numerical"] = {"method": scaler.method, "imputation": scaler.imputation,
+                                 "imputed": imputed}
+    state.scaler = scaler
+
+
+def _missing_modalities(items: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, int]:
+    """`drop`: remove items lacking an image or text; `impute`: keep them, flagged."""
+    if policy == "impute":
+        return items, 0
+    complete = items["has_image"] & items["has_text"]
+    return items[complete], int((~complete).sum())
+
+
+def _filter(interactions: pd.DataFrame, items: pd.DataFrame, filtering
+            ) -> tuple[pd.DataFrame, dict]:
+    filt = DataFilter(filtering.min_user_interactions, filtering.min_item_interactions)
+    counts = {"rows_in": len(interactions)}
+    interactions, counts["duplicates_dropped"] = filt.drop_duplicates(interactions)
+    interactions, counts["unknown_item_dropped"] = filt.drop_unknown_items(
+        interactions, items["item_id"])
+    before = len(interactions)
+    interactions, counts["k_core_rounds"] = filt.k_core(interactions)
+    counts["k_core_dropped"] = before - len(interactions)
+    counts["rows_out"] = len(interactions)
+    interactions = interactions.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    return interactions.reset_index(drop=True), counts
