@@ -13,7 +13,7 @@ from pixelrec.features.cache import SimpleFeatureCache, cache_name
 from pixelrec.features.store import ModalityStore
 
 KEY = {"image": {"name": "enc", "fingerprint": "f1", "preprocessing": {"crop": 224}},
-       "text": None, "text_template": None, "augmentation_views": 0, "dtype": "float32"}
+       "text": None, "text_template": None, "dtype": "float32"}
 
 
 def _vectors(n: int, dim: int = 4, start: int = 0) -> np.ndarray:
@@ -71,12 +71,12 @@ def test_mismatched_manifest_is_refused_with_what_differs(tmp_path):
     SimpleFeatureCache(tmp_path / "c", KEY, writable=True).close()
     other = json.loads(json.dumps(KEY))
     other["image"]["fingerprint"] = "f2"
-    other["augmentation_views"] = 2
+    other["dtype"] = "float16"
     with pytest.raises(PixelRecError) as info:
         SimpleFeatureCache(tmp_path / "c", other)
     message = str(info.value)
     assert 'image.fingerprint: cached "f1" != current "f2"' in message
-    assert "augmentation_views: cached 0 != current 2" in message
+    assert 'dtype: cached "float32" != current "float16"' in message
     assert "pixelrec cache clear c" in message
     # the refused cache is untouched and the writer lock was released
     SimpleFeatureCache(tmp_path / "c", KEY, writable=True).close()
@@ -179,3 +179,19 @@ def test_concurrent_reader_processes_see_only_complete_items(tmp_path):
     results = [queue.get(timeout=10) for _ in readers]
     assert all(bad == 0 for bad, _ in results)
     assert all(seen >= 1 for _, seen in results)
+
+
+def test_caches_from_before_views_moved_out_of_the_key_still_open(tmp_path):
+    directory = tmp_path / "c"
+    with SimpleFeatureCache(directory, KEY, writable=True) as cache:
+        cache.put("image", _ids(2), ["a", "b"], _vectors(2), np.ones(2, bool))
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["key"]["augmentation_views"] = 0  # how older versions wrote a clean-only cache
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    assert SimpleFeatureCache(directory, KEY).item_ids == _ids(2)
+    SimpleFeatureCache(directory, KEY, writable=True).close()  # a writer upgrades the manifest
+    assert "augmentation_views" not in json.loads((directory / "manifest.json").read_text())["key"]
+    manifest["key"]["augmentation_views"] = 2  # never meant "clean only": refused
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PixelRecError, match="augmentation_views: cached 2 != current null"):
+        SimpleFeatureCache(directory, KEY)

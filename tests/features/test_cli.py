@@ -50,7 +50,7 @@ def test_precompute_and_cache_commands(config_file, items_dir, capsys, monkeypat
     assert main(["cache", *cfg, "stats", "none_sentence-bert"]) == 0
     stats = capsys.readouterr().out
     assert "text: 11/12 present (91.7%), 1 missing, dim 384, norm min 1.000 mean 1.000" in stats
-    assert '"fingerprint"' in stats and '"augmentation_views": 0' in stats
+    assert '"fingerprint"' in stats and '"dtype": "float32"' in stats
 
     assert main(["cache", "stats", "nope", *cfg]) == 2
     assert "no feature cache named 'nope'" in capsys.readouterr().err

@@ -82,6 +82,9 @@ def _stats(directory) -> int:
                  if norm else "no vectors")
         print(f"  {modality}: {m['present']}/{m['items']} present ({100 * m['coverage']:.1f}%), "
               f"{m['missing']} missing, dim {m['dim']}, {norms}")
+    for name, v in info["views"].items():
+        per_view = ", ".join(f"view {k}: {n}" for k, n in v["items_per_view"].items()) or "empty"
+        print(f"  augmented {v['modality']} views ({name}): {per_view} items, dim {v['dim']}")
     print("manifest:")
     print(json.dumps(info["manifest"], indent=2))
     return 0

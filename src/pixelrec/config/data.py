@@ -92,6 +92,52 @@ class SplittingConfig(Section):
         return self
 
 
+class TextAugmentationConfig(Section):
+    """Word-level text augmentation (`pixelrec.data.augmentation`); see docs/training.md."""
+
+    enabled: bool = False
+    random_delete_prob: float = Field(0.1, ge=0, lt=1, description="drop each word with this p")
+    random_swap_prob: float = Field(0.1, ge=0, le=1,
+                                    description="expected swaps per word (binomial count)")
+    cached_views: int = Field(0, ge=0, le=64, description="augmented views per item in the cache")
+
+
+class ColorJitterConfig(Section):
+    brightness: float = Field(0.2, ge=0, le=1)
+    contrast: float = Field(0.2, ge=0, le=1)
+    saturation: float = Field(0.2, ge=0, le=1)
+
+
+class ImageAugmentationConfig(Section):
+    """Image augmentation with Pillow (`pixelrec.data.augmentation`); see docs/training.md."""
+
+    enabled: bool = False
+    crop_scale: list[float] = Field(default_factory=lambda: [0.6, 1.0])
+    crop_ratio: list[float] = Field(default_factory=lambda: [0.75, 1.3333])
+    horizontal_flip_prob: float = Field(0.5, ge=0, le=1)
+    color_jitter: ColorJitterConfig = ColorJitterConfig()
+    rotation_degrees: float = Field(10.0, ge=0, le=180)
+    blur_prob: float = Field(0.1, ge=0, le=1)
+    blur_radius: float = Field(1.5, ge=0.1, le=50)
+    cached_views: int = Field(0, ge=0, le=64, description="augmented views per item in the cache")
+
+    @field_validator("crop_scale")
+    @classmethod
+    def _scale_range(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0 < value[0] <= value[1] <= 1:
+            raise ValueError(f"must be [min, max] with 0 < min <= max <= 1 (fractions of the "
+                             f"image area), got {value}")
+        return value
+
+    @field_validator("crop_ratio")
+    @classmethod
+    def _ratio_range(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0 < value[0] <= value[1]:
+            raise ValueError(f"must be [min, max] with 0 < min <= max (width / height of the "
+                             f"crop), got {value}")
+        return value
+
+
 class DataConfig(Section):
     item_info_path: str = "data/raw/item_info.csv"
     interactions_path: str = "data/raw/interactions.csv"
@@ -114,3 +160,5 @@ class DataConfig(Section):
     filtering: FilteringConfig = FilteringConfig()
     splitting: SplittingConfig = SplittingConfig()
     cache_config: CacheConfig = CacheConfig()
+    text_augmentation: TextAugmentationConfig = TextAugmentationConfig()
+    image_augmentation: ImageAugmentationConfig = ImageAugmentationConfig()

@@ -19,6 +19,8 @@ VALIDATION_METRIC = re.compile(r"^(val_loss|(precision|recall|f1|hit_rate|ndcg|m
 class ModelConfig(Section):
     vision_model: str | None = "efficientnet-lite0"
     language_model: str | None = "sentence-bert"
+    freeze_vision: bool = True
+    freeze_language: bool = True
     embedding_dim: int = Field(64, ge=1)
     fusion_type: Literal["concatenate", "gated", "attention", "sum"] = "concatenate"
     fusion_hidden_dims: list[int] = Field(default_factory=lambda: [128])
@@ -55,6 +57,15 @@ class ModelConfig(Section):
                              f"attention fusion")
         return self
 
+    @model_validator(mode="after")
+    def _fine_tuned_encoder_exists(self) -> ModelConfig:
+        for flag, key, name in (("freeze_vision", "vision_model", self.vision_model),
+                                ("freeze_language", "language_model", self.language_model)):
+            if not getattr(self, flag) and name is None:
+                raise ValueError(f"model.{flag} is false but model.{key} is null: there is no "
+                                 f"encoder to fine-tune; set model.{key} or model.{flag}: true")
+        return self
+
     @field_validator("vision_model", "language_model")
     @classmethod
     def _known_encoder(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -70,6 +81,7 @@ class ModelConfig(Section):
 class TrainingConfig(Section):
     batch_size: int = Field(512, ge=1)
     learning_rate: float = Field(3e-3, gt=0)
+    encoder_learning_rate: float = Field(1e-4, gt=0)
     epochs: int = Field(20, ge=1)
     patience: int = Field(3, ge=1)
     loss: Literal["bce", "bpr", "softmax"] = "softmax"

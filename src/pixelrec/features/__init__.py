@@ -1,7 +1,8 @@
 """Pretrained item encoders and the item feature cache.
 
 Entry points (imported lazily so `import pixelrec.features` stays cheap, e.g. in worker processes):
-`precompute`, `open_cache`, `item_features`, `item_embedding_matrix`, `SimpleFeatureCache`.
+`precompute`, `open_cache`, `item_features`, `item_views`, `item_embedding_matrix`,
+`SimpleFeatureCache`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ _EXPORTS = {
     "precompute": "pixelrec.features.compute",
     "open_cache": "pixelrec.features.compute",
     "item_features": "pixelrec.features.compute",
+    "item_views": "pixelrec.features.compute",
     "item_embedding_matrix": "pixelrec.features.compute",
     "side_by_side": "pixelrec.features.compute",
     "cache_directory": "pixelrec.features.compute",

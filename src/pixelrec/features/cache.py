@@ -2,9 +2,10 @@
 
 Layout of `<cache_directory>/<vision>_<language>/`:
   manifest.json            encoders (names, weights fingerprints, preprocessing), text template,
-                           augmentation views, dims, dtype; plus informational counts and times
+                           dims, dtype; plus informational counts, times and cached views
   <modality>.f32           float32 rows (see `pixelrec.features.store`)
   <modality>.index.jsonl   item id -> row, input hash, present/missing bit
+  views/<modality>-<hash>/ augmented views, keyed by their own settings (`pixelrec.features.views`)
   .lock                    held by the single writer
 
 A cache whose manifest key differs from the current config is refused, never reused. Each entry
@@ -29,6 +30,9 @@ from pixelrec.io import write_json_atomic
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# Key fields of older caches that no longer exist, with the value that keeps them valid: caches
+# built before augmented views moved to `views/` recorded `augmentation_views: 0`.
+LEGACY_KEY_FIELDS = {"augmentation_views": 0}
 LOCK = ".lock"
 MODALITIES = ("image", "text")
 
@@ -94,9 +98,11 @@ class SimpleFeatureCache:
             for modality in MODALITIES:
                 for suffix in (".f32", ".index.jsonl"):
                     (self.directory / f"{modality}{suffix}").unlink(missing_ok=True)
+            shutil.rmtree(self.directory / "views", ignore_errors=True)  # augmented views
             write_json_atomic(path, self.manifest)
         elif path.exists():
             self.manifest = read_manifest(self.directory)
+            self._upgrade_key()
             differences = _diff(self.manifest.get("key"), self.key)
             if differences:
                 self.close()
@@ -111,6 +117,18 @@ class SimpleFeatureCache:
             if modality in self.modalities:
                 self.stores[modality] = ModalityStore(self.directory, modality, int(dim),
                                                       writable=self.writable)
+
+    def _upgrade_key(self) -> None:
+        """Drop legacy key fields whose value meant what the current key means without them."""
+        cached = self.manifest.get("key")
+        if not isinstance(cached, dict):
+            return
+        legacy = {k for k, v in LEGACY_KEY_FIELDS.items()
+                  if k not in self.key and k in cached and cached[k] == v}
+        if legacy:
+            self.manifest["key"] = {k: v for k, v in cached.items() if k not in legacy}
+            if self.writable and not _diff(self.manifest["key"], self.key):
+                write_json_atomic(self.directory / MANIFEST, self.manifest)
 
     def _lock(self) -> None:
         import fcntl

@@ -71,7 +71,6 @@ def cache_key(config, specs: dict[str, EncoderSpec] | None = None) -> dict[str, 
         "image": specs["image"].describe() if "image" in specs else None,
         "text": specs["text"].describe() if "text" in specs else None,
         "text_template": config.features.text_template if "text" in specs else None,
-        "augmentation_views": 0,
         "dtype": "float32",
     }
 
@@ -168,8 +167,150 @@ def _progress(total: int, modality: str, enabled: bool):
         return None
     from tqdm import tqdm
 
-    unit = "img" if modality == "image" else "text"
+    unit = "img" if modality.startswith("image") else "text"
     return tqdm(total=total, desc=f"encoding {modality}s", unit=unit, dynamic_ncols=True)
+
+
+# -- augmented views -------------------------------------------------------------------------
+
+def augmentation_section(config, modality: str):
+    """`data.image_augmentation` or `data.text_augmentation`."""
+    return config.data.image_augmentation if modality == "image" else config.data.text_augmentation
+
+
+def is_frozen(config, modality: str) -> bool:
+    return config.model.freeze_vision if modality == "image" else config.model.freeze_language
+
+
+def cached_view_count(config, modality: str) -> int:
+    """Augmented views per item that precompute caches and training samples for `modality`:
+    `cached_views` when that augmentation is enabled and its encoder is frozen, else 0 (a
+    fine-tuned encoder augments its raw inputs on the fly instead)."""
+    section = augmentation_section(config, modality)
+    if not section.enabled or not is_frozen(config, modality):
+        return 0
+    return section.cached_views
+
+
+def view_key(config, modality: str, spec: EncoderSpec) -> dict[str, Any]:
+    """What defines the cached views of a modality: encoder, text template, augmentation
+    parameters and the seed (the view count is not part of it: views are only added)."""
+    from pixelrec.data.augmentation import augmentation_params
+
+    return {"modality": modality, "encoder": spec.describe(),
+            "text_template": config.features.text_template if modality == "text" else None,
+            "augmentation": augmentation_params(augmentation_section(config, modality)),
+            "seed": config.seed, "dtype": "float32"}
+
+
+def open_views(cache: SimpleFeatureCache, config, modality: str, spec: EncoderSpec):
+    """The `ViewCache` of `modality` beside `cache` (writable when the cache is)."""
+    from pixelrec.features.views import ViewCache
+
+    if not cache.use_disk:
+        section = "image" if modality == "image" else "text"
+        raise ConfigError(f"data.{section}_augmentation.cached_views > 0 needs the disk cache; "
+                          f"set data.cache_config.enabled and data.cache_config.use_disk to "
+                          f"true, or data.{section}_augmentation.cached_views to 0.")
+    return ViewCache(cache.directory, modality, view_key(config, modality, spec),
+                     writable=cache.writable)
+
+
+def fill_views(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, EncoderSpec],
+               config, progress: bool = False) -> dict[str, dict[str, int]]:
+    """Encode the missing or stale augmented views (`cached_view_count` per modality); view v of
+    an item is drawn from a generator seeded by (seed, item id, v). Returns per-modality counts
+    of item views computed and reused."""
+    from pixelrec.data.augmentation import (
+        augment_text,
+        augmentation_params,
+        view_rng,
+        view_seed,
+    )
+    from pixelrec.features.encoders import load_encoder
+    from pixelrec.features.pipeline import encode_images, encode_texts
+
+    feats = config.features
+    out = {}
+    for modality, spec in specs.items():
+        n_views = cached_view_count(config, modality)
+        if n_views == 0:
+            continue
+        views = open_views(cache, config, modality, spec)
+        params = augmentation_params(augmentation_section(config, modality))
+        hashes = input_hashes(inputs, modality)
+        todo = {v: [i for i, fresh in enumerate(views.fresh(v, inputs.item_ids, hashes))
+                    if not fresh] for v in range(n_views)}
+        total = sum(len(rows) for rows in todo.values())
+        out[modality] = {"views": n_views, "computed": total,
+                         "reused": n_views * len(inputs.item_ids) - total}
+        bar = _progress(total, f"{modality} view", progress) if total else None
+        try:
+            for view, rows in todo.items():
+                if not rows:
+                    continue
+                part = inputs.subset(rows)
+                part_hashes = [hashes[i] for i in rows]
+
+                def sink(positions, vectors, ok, part=part, part_hashes=part_hashes, view=view,
+                         store=views):
+                    store.put(view, [part.item_ids[p] for p in positions],
+                              [part_hashes[p] for p in positions], vectors, ok)
+
+                encoder = load_encoder(spec, feats.device)
+                if modality == "image":
+                    seeds = [view_seed(config.seed, i, view, "image") for i in part.item_ids]
+                    encode_images(encoder, part.image_paths, feats.image_batch_size,
+                                  decode_workers(feats.num_workers, encoder.device.type), sink,
+                                  bar, augment=params, seeds=seeds)
+                else:
+                    texts = [augment_text(t, params, view_rng(config.seed, i, view, "text"))
+                             for i, t in zip(part.item_ids, part.texts, strict=True)]
+                    encode_texts(encoder, texts, feats.text_batch_size, sink, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+            views.write_info(n_views)
+            views.close()
+        cache.manifest["info"].setdefault("views", {})[modality] = {
+            "directory": str(views.directory.relative_to(cache.directory)),
+            "cached_views": n_views}
+    return out
+
+
+def item_views(config, item_ids: list[str], read_only: bool = False
+               ) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per modality with cached views: [(vectors [n, dim], present [n]) per view] aligned with
+    `item_ids`. Missing views are encoded now and stored (not with `read_only`, which reads what
+    another process has just made complete)."""
+    all_specs = encoder_specs(config)
+    specs = {m: spec for m, spec in all_specs.items() if cached_view_count(config, m) > 0}
+    if not specs:
+        return {}
+    cfg = config.data.cache_config
+    if not (cfg.enabled and cfg.use_disk):
+        modality = next(iter(specs))
+        raise ConfigError(f"data.{modality}_augmentation.cached_views > 0 needs the disk cache; "
+                          f"set data.cache_config.enabled and data.cache_config.use_disk to "
+                          f"true, or data.{modality}_augmentation.cached_views to 0.")
+    ids = list(item_ids)
+    cache = open_cache(config, writable=not read_only, specs=all_specs)
+    try:
+        if not read_only:
+            counts = fill_views(cache, items_for(config, ids), specs, config)
+            computed = max((c["computed"] for c in counts.values()), default=0)
+            if computed > ON_THE_FLY_WARNING:
+                warnings.warn(f"{computed} augmented item views were not in the feature cache "
+                              f"{cache.directory} and were encoded now; run `pixelrec "
+                              f"precompute` first to do this once.", stacklevel=2)
+            cache.write_info()
+        out = {}
+        for modality, spec in specs.items():
+            views = open_views(cache, config, modality, spec)
+            out[modality] = [views.load(v, ids) for v in range(cached_view_count(config, modality))]
+        return out
+    finally:
+        cache.close()
 
 
 def precompute(config, max_items: int | None = None, force: bool = False,
@@ -179,8 +320,12 @@ def precompute(config, max_items: int | None = None, force: bool = False,
     `force` discards the cache first, also one built with other settings (which is otherwise
     refused).
 
+    With augmentation enabled, `cached_views` > 0 and a frozen encoder, also encodes that many
+    augmented views per item (`fill_views`).
+
     Returns a summary: cache name and directory, items, seconds, and per modality the numbers of
-    items computed, reused and missing (no usable image/text).
+    items computed, reused and missing (no usable image/text), plus `views` (views per item,
+    item views computed and reused) when views are cached.
     """
     if not config.data.cache_config.enabled:
         raise ConfigError("data.cache_config.enabled is false, so there is no cache to "
@@ -190,10 +335,13 @@ def precompute(config, max_items: int | None = None, force: bool = False,
     specs = encoder_specs(config)
     with open_cache(config, writable=True, specs=specs, replace=force) as cache:
         counts = fill(cache, inputs, specs, config, progress=progress)
+        views = fill_views(cache, inputs, specs, config, progress=progress)
         cache.write_info()
         for modality in counts:
             ok = cache.mask(modality, inputs.item_ids)
             counts[modality]["missing"] = int((~ok).sum())
+            if modality in views:
+                counts[modality]["views"] = views[modality]
         return {"cache": cache.name, "directory": str(cache.directory),
                 "items": len(inputs.item_ids), "seconds": round(time.perf_counter() - start, 3),
                 **counts}
@@ -204,29 +352,43 @@ def summary_line(summary: dict[str, Any]) -> str:
     for modality in ("image", "text"):
         if modality in summary:
             c = summary[modality]
-            parts.append(f"{modality}: {c['computed']} computed, {c['reused']} reused, "
-                         f"{c['missing']} missing")
+            line = (f"{modality}: {c['computed']} computed, {c['reused']} reused, "
+                    f"{c['missing']} missing")
+            if "views" in c:
+                v = c["views"]
+                line += (f", {v['views']} augmented views per item ({v['computed']} computed, "
+                         f"{v['reused']} reused)")
+            parts.append(line)
     return f"precompute {summary['cache']}: " + "; ".join(parts)
 
 
-def item_features(config, item_ids: list[str] | None = None
+def items_for(config, item_ids: list[str] | None = None) -> ItemInputs:
+    """Encoder inputs of `item_ids` (default: every item of the processed table), in that order."""
+    inputs = read_items(config)
+    if item_ids is None:
+        return inputs
+    where = {item_id: k for k, item_id in enumerate(inputs.item_ids)}
+    unknown = [i for i in item_ids if i not in where]
+    if unknown:
+        from pixelrec.errors import DataError
+
+        raise DataError(f"{len(unknown)} item ids are not in the processed item table "
+                        f"{config.data.processed_item_info_path} (e.g. {unknown[:3]}).")
+    return inputs.subset([where[i] for i in item_ids])
+
+
+def item_features(config, item_ids: list[str] | None = None,
+                  modalities: list[str] | None = None
                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per modality, (vectors [n, dim], present mask [n]) aligned with `item_ids` (default: all
-    items of the processed table). Items absent from the cache are encoded now and added."""
-    inputs = read_items(config)
-    if item_ids is not None:
-        where = {item_id: k for k, item_id in enumerate(inputs.item_ids)}
-        unknown = [i for i in item_ids if i not in where]
-        if unknown:
-            from pixelrec.errors import DataError
-
-            raise DataError(f"{len(unknown)} item ids are not in the processed item table "
-                            f"{config.data.processed_item_info_path} (e.g. {unknown[:3]}).")
-        inputs = inputs.subset([where[i] for i in item_ids])
-    specs = encoder_specs(config)
+    items of the processed table). Items absent from the cache are encoded now and added.
+    `modalities` restricts the work to some of the configured ones."""
+    inputs = items_for(config, item_ids)
+    all_specs = encoder_specs(config)
+    specs = {m: spec for m, spec in all_specs.items() if modalities is None or m in modalities}
     cfg = config.data.cache_config
     writable = cfg.enabled and cfg.use_disk
-    cache = open_cache(config, writable=writable, specs=specs)
+    cache = open_cache(config, writable=writable, specs=all_specs)
     if not writable:  # memory only: the LRU must hold the whole request to answer it
         cache.max_memory_items = max(cache.max_memory_items, len(inputs.item_ids))
     try:

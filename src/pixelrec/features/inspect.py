@@ -20,7 +20,8 @@ def find_caches(root: str | Path) -> list[Path]:
 
 
 def size_on_disk(directory: Path) -> int:
-    return sum(p.stat().st_size for p in Path(directory).iterdir() if p.is_file())
+    """Bytes of every file under `directory`, cached augmented views included."""
+    return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
 
 
 def summary(directory: Path) -> dict[str, Any]:
@@ -64,6 +65,30 @@ def stats(directory: Path, chunk: int = 8192) -> dict[str, Any]:
             "norm": ({"min": float(norms.min()), "mean": float(norms.mean()),
                       "max": float(norms.max())} if len(norms) else None),
         }
+    out["views"] = view_sets(directory)
+    return out
+
+
+def view_sets(directory: Path) -> dict[str, dict[str, Any]]:
+    """Cached augmented view sets under `<cache>/views/`: views per item and items per view."""
+    root = Path(directory) / "views"
+    if not root.is_dir():
+        return {}
+    out = {}
+    for path in sorted(p for p in root.iterdir() if (p / MANIFEST).is_file()):
+        manifest = read_manifest(path)
+        modality = manifest["key"].get("modality", path.name.split("-")[0])
+        counts = {}
+        if manifest.get("dim"):
+            views = [p.name[len(modality) + 1:-len(".index.jsonl")]
+                     for p in path.glob(f"{modality}.*.index.jsonl")]
+            for view in sorted(views, key=lambda v: int(v) if v.isdigit() else -1):
+                counts[view] = len(ModalityStore(path, f"{modality}.{view}",
+                                                 int(manifest["dim"])).entries)
+        out[path.name] = {"modality": modality, "dim": manifest.get("dim"),
+                          "items_per_view": counts,
+                          "augmentation": manifest["key"].get("augmentation"),
+                          "seed": manifest["key"].get("seed")}
     return out
 
 

@@ -24,12 +24,17 @@ def _chunks(items: list, size: int) -> list[list]:
 
 
 def decoded_batches(paths: list[str | None], pre: dict[str, Any], batch_size: int,
-                    workers: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (uint8 [b, crop, crop, 3], ok [b]) per batch of `paths`, in order."""
-    chunks = _chunks(paths, batch_size)
+                    workers: int, augment: dict[str, Any] | None = None,
+                    seeds: list[list[int]] | None = None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (uint8 [b, crop, crop, 3], ok [b]) per batch of `paths`, in order; with `augment`,
+    augmented views seeded by `seeds` (one per path)."""
+    seed_chunks = _chunks(seeds, batch_size) if augment is not None else None
+    chunks = [(chunk, pre, augment, seed_chunks[k] if seed_chunks else None)
+              for k, chunk in enumerate(_chunks(paths, batch_size))]
     if workers == 0 or len(chunks) <= 1:
-        for chunk in chunks:
-            yield decode_batch(chunk, pre)
+        for args in chunks:
+            yield decode_batch(*args)
         return
     ahead = 4 * workers
     # fork where available: workers only run Pillow/numpy, and a fork needs no `__main__` guard
@@ -39,23 +44,26 @@ def decoded_batches(paths: list[str | None], pre: dict[str, Any], batch_size: in
     with mp.get_context(method).Pool(workers, initializer=os.nice, initargs=(10,)) as pool:
         pending: deque = deque()
         todo = iter(chunks)
-        for chunk in todo:
-            pending.append(pool.apply_async(decode_batch, (chunk, pre)))
+        for args in todo:
+            pending.append(pool.apply_async(decode_batch, args))
             if len(pending) >= ahead:
                 break
         while pending:
             result = pending.popleft().get()
-            chunk = next(todo, None)
-            if chunk is not None:
-                pending.append(pool.apply_async(decode_batch, (chunk, pre)))
+            args = next(todo, None)
+            if args is not None:
+                pending.append(pool.apply_async(decode_batch, args))
             yield result
 
 
 def encode_images(encoder, paths: list[str | None], batch_size: int, workers: int,
-                  sink: Sink, progress=None) -> None:
-    """Encode images batch by batch; `sink(positions, vectors, ok)` receives each batch."""
+                  sink: Sink, progress=None, augment: dict[str, Any] | None = None,
+                  seeds: list[list[int]] | None = None) -> None:
+    """Encode images batch by batch; `sink(positions, vectors, ok)` receives each batch. With
+    `augment`, every image is an augmented view seeded by its entry of `seeds`."""
     start = 0
-    for pixels, ok in decoded_batches(paths, encoder.spec.preprocessing, batch_size, workers):
+    for pixels, ok in decoded_batches(paths, encoder.spec.preprocessing, batch_size, workers,
+                                      augment, seeds):
         vectors = np.zeros((len(ok), encoder.dim), dtype=np.float32)
         if ok.any():
             vectors[ok] = encoder.encode(pixels[ok])

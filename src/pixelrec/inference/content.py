@@ -21,10 +21,12 @@ Embedder = Callable[[bytes | None, str], Features]
 
 class EncoderEmbedder:
     """The configured pretrained encoders (`model.vision_model` / `model.language_model`),
-    loaded on first use; a modality without input gets a zero vector and mask False."""
+    loaded on first use, or for a fine-tuned modality the checkpoint's own encoder (`encoders`);
+    a modality without input gets a zero vector and mask False."""
 
-    def __init__(self, config, dims: dict[str, int]) -> None:
+    def __init__(self, config, dims: dict[str, int], encoders: dict | None = None) -> None:
         self.config, self.dims = config, dims
+        self.encoders = dict(encoders or {})
         self._specs = None
 
     def __call__(self, image: bytes | None, text: str) -> Features:
@@ -39,15 +41,24 @@ class EncoderEmbedder:
             vector, ok = np.zeros((1, dim), np.float32), np.zeros(1, bool)
             spec = self._specs.get(modality)
             data = image if modality == "image" else text
+            if modality in self.encoders:
+                spec = self.encoders[modality].spec
             if spec is not None and data:
-                encoder = load_encoder(spec, self.config.features.device)
+                if modality in self.encoders:  # fine-tuned: the checkpoint's weights
+                    module = self.encoders[modality]
+
+                    def encoder_fn(batch, module=module):
+                        with torch.no_grad():
+                            return module(batch).cpu().numpy()
+                else:
+                    encoder_fn = load_encoder(spec, self.config.features.device).encode
                 if modality == "image":
                     pixels = decode(io.BytesIO(data), spec.preprocessing)
                     if pixels is None:
                         raise DataError("the uploaded image could not be decoded.")
-                    encoded = encoder.encode(np.array(pixels[None]))  # writable copy
+                    encoded = encoder_fn(np.array(pixels[None]))  # writable copy
                 else:
-                    encoded = encoder.encode([text])
+                    encoded = encoder_fn([text])
                 if encoded.shape[1] != dim:
                     raise PixelRecError(f"the {modality} encoder gives {encoded.shape[1]}-d "
                                         f"vectors but the checkpoint expects {dim}-d; serve "
@@ -65,11 +76,14 @@ class ContentModel:
         net = recommender.network
         self.network, self.config = net, config
         self.tag_vocab, self.numeric_cols = list(tag_vocab), list(numeric_cols)
-        # A private copy of the item tower (weights only: the catalogue's input buffers are not
-        # copied), rebound to the new items' inputs on each call.
-        skip = {id(b): torch.empty(0) for b in net.item_tower.buffers()}
-        self.tower = copy.deepcopy(net.item_tower, skip).cpu().eval()
+        # A private copy of the item tower (weights only: the catalogue's input buffers and raw
+        # inputs are not copied), rebound to the new items' inputs on each call.
+        tower = net.item_tower
+        skip = {id(b): torch.empty(0) for b in tower.input_buffers()}
+        skip.update({id(tower.raw): None, id(tower.train_vectors): {}})
+        self.tower = copy.deepcopy(tower, skip).cpu().eval()
         self.dims = {m: self.tower.proj[m].in_features for m in self.tower.modalities}
+        self.encoders = dict(self.tower.encoders)  # fine-tuned encoders embed new items
         self._scaler = None
 
     @property

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pixelrec.errors import ConfigError
-from pixelrec.models import CONTENT_TYPES, RECOMMENDER_TYPES, Recommender, create_recommender
+from pixelrec.models import create_recommender, get_recommender
+from pixelrec.models.base import Recommender
 
 
 def load_recommender(config, recommender_type: str | None = None, checkpoint: str | None = None,
@@ -18,20 +18,17 @@ def load_recommender(config, recommender_type: str | None = None, checkpoint: st
     from pixelrec.evaluation.data import catalogue, default_split_path, read_split
 
     name = recommender_type or config.recommendation.recommender_type
-    if name == "multimodal":
+    kind = get_recommender(name).kind  # an unknown name raises ConfigError listing them all
+    if kind == "trained":
         from pixelrec.models.multimodal.loading import load_multimodal_recommender
 
         return load_multimodal_recommender(config, checkpoint or config.recommendation.checkpoint,
                                            features=features)
-    if name not in RECOMMENDER_TYPES:
-        raise ConfigError(f"recommender type must be multimodal or one of "
-                          f"{', '.join(RECOMMENDER_TYPES)}, got {name!r} "
-                          f"(recommendation.recommender_type / --recommender_type).")
     train = read_split(default_split_path(config.data.split_data_path, "train"), "train split",
                        "data.split_data_path")
     items, _ = catalogue(config.data.processed_item_info_path, [train])
     kwargs = {}
-    if name in CONTENT_TYPES:
+    if kind == "content":
         from pixelrec.evaluation.embeddings import load_item_embeddings
 
         embeddings, ids = load_item_embeddings(config)
@@ -83,7 +80,7 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
         model_config = validate_config({**config.model_dump(), "model": state["model_config"]})
         content = ContentModel(recommender, model_config, state["tag_vocab"],
                                state["numeric_cols"])
-        embedder = embedder or EncoderEmbedder(model_config, content.dims)
+        embedder = embedder or EncoderEmbedder(model_config, content.dims, content.encoders)
         store = AddedItemStore(added_items_dir(config))
     ann = None
     cfg = config.recommendation.ann

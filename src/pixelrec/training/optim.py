@@ -10,16 +10,31 @@ from torch import nn
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 
+ENCODER_PREFIX = "item_tower.encoders."
+
+
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
-    """Weight decay on weight matrices only: not on biases, norms or the contrastive temperature."""
-    decay, no_decay = [], []
+    """Weight decay on weight matrices only: not on biases, norms or the contrastive temperature.
+
+    Fine-tuned encoder weights (`item_tower.encoders.*`) get their own groups at
+    `training.encoder_learning_rate`; every group records its peak rate as `base_lr`.
+    """
+    decay, no_decay, enc_decay, enc_no_decay = [], [], [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         skip = param.ndim < 2 or name.endswith("log_scale")
-        (no_decay if skip else decay).append(param)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+        if name.startswith(ENCODER_PREFIX):
+            (enc_no_decay if skip else enc_decay).append(param)
+        else:
+            (no_decay if skip else decay).append(param)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay, "base_lr": cfg.learning_rate},
+              {"params": no_decay, "weight_decay": 0.0, "base_lr": cfg.learning_rate}]
+    if enc_decay or enc_no_decay:
+        groups += [{"params": enc_decay, "weight_decay": cfg.weight_decay,
+                    "base_lr": cfg.encoder_learning_rate},
+                   {"params": enc_no_decay, "weight_decay": 0.0,
+                    "base_lr": cfg.encoder_learning_rate}]
     kwargs = {"lr": cfg.learning_rate}
     if cfg.optimizer == "sgd":
         kwargs["momentum"] = cfg.momentum
@@ -27,7 +42,8 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
 
 
 class LRSchedule:
-    """lr = learning_rate x warmup(step) x factor; the factor follows `training.scheduler`.
+    """lr = base_lr x warmup(step) x factor per parameter group (base_lr: `learning_rate`, or
+    `encoder_learning_rate` for fine-tuned encoders); the factor follows `training.scheduler`.
 
     `cosine` anneals to 0 over all steps, `step` multiplies by `scheduler_gamma` every
     `scheduler_step_size` epochs, `reduce_on_plateau` does so after `scheduler_patience` epochs
@@ -46,6 +62,11 @@ class LRSchedule:
         self._apply()
 
     def lr(self) -> float:
+        """The current rate of the main groups (encoder groups scale from their own peak)."""
+        return self.cfg.learning_rate * self.scale()
+
+    def scale(self) -> float:
+        """Warmup x schedule factor, applied to every group's `base_lr`."""
         cfg = self.cfg
         warm = min(1.0, (self.steps + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
         if cfg.scheduler == "cosine":
@@ -57,12 +78,12 @@ class LRSchedule:
                                                              * cfg.scheduler_step_size))
         else:
             factor = self.factor
-        return cfg.learning_rate * warm * factor
+        return warm * factor
 
     def _apply(self) -> None:
-        lr = self.lr()
+        scale = self.scale()
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = group.get("base_lr", self.cfg.learning_rate) * scale
 
     def step(self) -> None:
         self.steps += 1

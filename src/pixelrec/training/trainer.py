@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -12,13 +13,19 @@ import numpy as np
 import torch
 
 from pixelrec.config import Config, config_hash
+from pixelrec.config.model import ModelConfig
+from pixelrec.data.augmentation import augmentation_params
 from pixelrec.errors import ConfigError, DataError
+from pixelrec.features.compute import augmentation_section, is_frozen
 from pixelrec.models.multimodal.content import Features
+from pixelrec.models.multimodal.encoders import RawInputs, build_encoder_modules
 from pixelrec.models.multimodal.loading import (
     cached_features,
+    encoder_batch_sizes,
     feature_cache_name,
     item_content,
     read_catalogue,
+    with_encoder_slots,
 )
 from pixelrec.models.multimodal.network import MultimodalNetwork, history_matrix
 from pixelrec.models.multimodal.recommender import MultimodalRecommender
@@ -29,13 +36,16 @@ from pixelrec.training.losses import build_loss
 from pixelrec.training.optim import LRSchedule, build_optimizer
 
 Callback = Callable[[dict], None]
+Views = dict[str, list[tuple[np.ndarray, np.ndarray]]]  # modality -> [(vectors, mask)] per view
 
 
 class Trainer:
     """Trains a `MultimodalNetwork` on `config`'s split; only rank 0 writes files."""
 
     def __init__(self, config: Config, ctx: Context, features: Features | None = None,
-                 callbacks: Sequence[Callback] = ()) -> None:
+                 callbacks: Sequence[Callback] = (), views: Views | None = None) -> None:
+        """`features` / `views` replace the feature cache's clean vectors / cached augmented
+        views (without `views`, given `features` come with no views)."""
         self.config, self.ctx, self.callbacks = config, ctx, list(callbacks)
         cfg = config.training
         metric = cfg.validation_metric
@@ -58,23 +68,39 @@ class Trainer:
                                  ratio=cfg.negative_sampling_ratio,
                                  strategy=cfg.negative_sampling_strategy, seed=config.seed,
                                  logq_correction=cfg.logq_correction)
+        warn_ineffective_augmentation(config)
+        self.encoders = build_encoder_modules(config)  # fine-tuned encoders (pretrained weights)
         if features is None:
-            features = self._features()
+            features, cached_views = self._features()
+            views = cached_views if views is None else views
+        self.views: Views = views or {}
+        features = with_encoder_slots(features, self.encoders, len(self.item_ids))
         content = item_content(config, self.item_ids, table, self.data.id_items,
                                features=features)
         self.tag_vocab = content.tag_vocab
         self.numeric_cols = [c for c in config.data.numerical_features_cols
                              if c in table.columns]
         torch.manual_seed(config.seed)  # identical initial weights on every rank
-        net = MultimodalNetwork(content, self.data.n_users, config.model)
+        net = MultimodalNetwork(content, self.data.n_users, config.model, self.encoders)
         net.set_history(history_matrix(self.data.users, self.data.items, self.data.timestamps,
                                        self.data.n_users, config.model.history_length))
         net.objective = self.loss
         self.network = net.to(ctx.device)
+        if self.encoders:
+            tower = net.item_tower
+            tower.raw = RawInputs.from_config(config, self.item_ids)
+            tower.augment = {m: augmentation_params(augmentation_section(config, m))
+                             for m in self.encoders if augmentation_section(config, m).enabled}
+            tower.encode_catalogue(encoder_batch_sizes(config))
+        usable = set(net.item_tower.modalities) - set(self.encoders)
+        if set(self.views) - usable:
+            raise ValueError(f"augmented views given for {sorted(set(self.views) - usable)}, "
+                             f"but only frozen modalities {sorted(usable)} can use them")
         self.model = self.network
         if ctx.world > 1:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-            self.model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                net, device_ids=ids, find_unused_parameters=bool(self.encoders))
         self.local_batch = max(1, cfg.batch_size // ctx.world)
         per_rank = len(self.data) // ctx.world
         self.batches_per_epoch = math.ceil(per_rank / self.local_batch)
@@ -96,16 +122,66 @@ class Trainer:
         self.best: dict = {"epoch": None, "value": -math.inf}
         self.bad_epochs = 0
 
-    def _features(self) -> Features:
-        """Rank 0 fills the cache first; the other ranks then read it without the write lock."""
+    def _features(self) -> tuple[Features, Views]:
+        """Clean vectors and cached augmented views of the frozen encoders. Rank 0 fills the
+        cache first; the other ranks then read it without the write lock."""
+        from pixelrec.features.compute import item_views
+
+        config, ids = self.config, self.item_ids
         if self.ctx.world == 1:
-            return cached_features(self.config, self.item_ids)
+            return cached_features(config, ids), item_views(config, ids)
         if self.ctx.is_main:
-            features = cached_features(self.config, self.item_ids)
+            out = cached_features(config, ids), item_views(config, ids)
             torch.distributed.barrier()
-            return features
+            return out
         torch.distributed.barrier()
-        return cached_features(self.config, self.item_ids, read_only=True)
+        return (cached_features(config, ids, read_only=True),
+                item_views(config, ids, read_only=True))
+
+    # ---- augmentation and fine-tuning, per epoch ------------------------------------------
+    def view_choice(self, epoch: int) -> dict[str, np.ndarray]:
+        """Per modality with cached views, the view each item shows in `epoch`: 0 = the clean
+        vector, v = augmented view v (uniform over the clean vector and the N views; redrawn every
+        epoch from (seed, epoch), identical across reruns and ranks)."""
+        from pixelrec.data.augmentation import MODALITY_STREAM
+
+        out = {}
+        for modality, views in sorted(self.views.items()):
+            rng = np.random.default_rng([self.config.seed, epoch, 2, MODALITY_STREAM[modality]])
+            out[modality] = rng.integers(0, len(views) + 1, len(self.item_ids))
+        return out
+
+    def epoch_views(self, epoch: int) -> dict[str, torch.Tensor]:
+        """This epoch's training tables: per item the clean vector or the drawn cached view."""
+        tower = self.network.item_tower
+        out = {}
+        for modality, choice in self.view_choice(epoch).items():
+            table = getattr(tower, f"x_{modality}").clone()
+            for view, (vectors, mask) in enumerate(self.views[modality]):
+                rows = np.flatnonzero((choice == view + 1) & np.asarray(mask, dtype=bool))
+                if len(rows):
+                    part = torch.as_tensor(np.asarray(vectors[rows], dtype=np.float32))
+                    table[torch.as_tensor(rows, device=table.device)] = torch.nn.functional \
+                        .normalize(part, dim=-1).to(table.device, table.dtype)
+            out[modality] = table
+        return out
+
+    def begin_epoch(self) -> None:
+        """Bind this epoch's cached views and on-the-fly augmentation generator (training only;
+        eval mode always reads the clean tables)."""
+        tower = self.network.item_tower
+        tower.train_vectors = self.epoch_views(self.epoch)
+        if tower.augment:
+            tower.augment_rng = np.random.default_rng([self.config.seed, self.epoch, 3])
+
+    def end_epoch(self) -> None:
+        """Drop the epoch's views; fine-tuned encoders re-encode the catalogue (eval mode, no
+        gradients) for validation and the next epoch's history items."""
+        tower = self.network.item_tower
+        tower.train_vectors = {}
+        tower.augment_rng = None
+        if self.encoders:
+            tower.encode_catalogue(encoder_batch_sizes(self.config))
 
     # ---- state ---------------------------------------------------------------------------
     def state(self) -> dict:
@@ -120,6 +196,7 @@ class Trainer:
             "tag_vocab": self.tag_vocab,
             "numeric_cols": self.numeric_cols,
             "feature_cache": feature_cache_name(self.config),
+            "fine_tuned": sorted(self.encoders),
             "model_state": {k: v.cpu() for k, v in self.network.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
@@ -135,10 +212,12 @@ class Trainer:
         if state["user_ids"] != self.data.user_ids or state["item_ids"] != self.item_ids:
             raise ConfigError(f"checkpoint {path} was trained on other users/items than the "
                               f"current split and catalogue; resume needs the same data.")
-        if state["model_config"] != self.config.model.model_dump():
+        if ModelConfig(**state["model_config"]).model_dump() != self.config.model.model_dump():
             raise ConfigError(f"checkpoint {path} has a different `model` section than the "
                               f"config; resume with the config it was trained with.")
         self.network.load_state_dict(state["model_state"])
+        if self.encoders:  # tables from the restored encoder weights
+            self.network.item_tower.encode_catalogue(encoder_batch_sizes(self.config))
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         ckpt.set_rng_state(state["rng"])
@@ -151,7 +230,9 @@ class Trainer:
         started = time.perf_counter()
         while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
             epoch_started = time.perf_counter()
+            self.begin_epoch()
             train_loss = self.train_epoch()
+            self.end_epoch()
             record = {"epoch": self.epoch + 1, "train_loss": train_loss,
                       "lr": self.optimizer.param_groups[0]["lr"]}
             record.update(broadcast(self.ctx, self.validate() if self.ctx.is_main else None))
@@ -273,6 +354,27 @@ class Trainer:
             count += len(batch["users"])
         net.train()
         return total / max(count, 1)
+
+
+def warn_ineffective_augmentation(config: Config) -> None:
+    """Warn about augmentation settings that would silently do nothing in this run."""
+    for modality, model_key, freeze_key in (("image", "vision_model", "freeze_vision"),
+                                            ("text", "language_model", "freeze_language")):
+        section = augmentation_section(config, modality)
+        key = f"data.{modality}_augmentation"
+        if not section.enabled:
+            continue
+        if getattr(config.model, model_key) is None:
+            warnings.warn(f"{key}.enabled is true but model.{model_key} is null: there is no "
+                          f"{modality} to augment.", stacklevel=3)
+        elif is_frozen(config, modality) and section.cached_views == 0:
+            warnings.warn(f"{key}.enabled is true but the {modality} encoder is frozen and "
+                          f"{key}.cached_views is 0, so training sees no augmented {modality}s; "
+                          f"set {key}.cached_views > 0 (then `pixelrec precompute`) or fine-tune "
+                          f"(model.{freeze_key}: false).", stacklevel=3)
+        elif not is_frozen(config, modality) and section.cached_views > 0:
+            warnings.warn(f"{key}.cached_views is ignored while model.{freeze_key} is false: the "
+                          f"fine-tuned encoder augments raw {modality}s on the fly.", stacklevel=3)
 
 
 def best_value(history: list[dict], key: str) -> float | None:

@@ -30,11 +30,14 @@ class Encoder:
 
     modality = ""
 
-    def __init__(self, spec: EncoderSpec, device: torch.device):
+    def __init__(self, spec: EncoderSpec, device: torch.device, trainable: bool = False):
+        """`trainable`: for fine-tuning (`pixelrec.models.multimodal.encoders`): the weights keep
+        requiring gradients and no inference-only optimisation (tracing) is applied."""
         self.spec = spec
         self.device = device
+        self.trainable = trainable
         self.model: torch.nn.Module = self._load().to(device).eval()
-        self.model.requires_grad_(False)
+        self.model.requires_grad_(trainable)
         self.dim = int(self.encode(self._example()).shape[1])
 
     def encode(self, batch: Any) -> np.ndarray:

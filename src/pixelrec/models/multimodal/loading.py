@@ -27,21 +27,41 @@ def feature_cache_name(config) -> str:
 
 
 def cached_features(config, item_ids: list[str], read_only: bool = False) -> Features:
-    """Encoder vectors + masks from the feature cache (missing items are encoded and stored).
+    """Encoder vectors + masks from the feature cache (missing items are encoded and stored),
+    for the frozen encoders only: fine-tuned ones encode raw inputs themselves.
 
     `read_only` reads what another process (rank 0) has just made complete, without the lock.
     """
-    if config.model.vision_model is None and config.model.language_model is None:
+    from pixelrec.models.multimodal.encoders import fine_tuned_modalities
+
+    tuned = fine_tuned_modalities(config.model)
+    modalities = [m for m, name in (("image", config.model.vision_model),
+                                    ("text", config.model.language_model))
+                  if name and m not in tuned]
+    if not modalities:
         return {}
     from pixelrec.features import item_features, open_cache
 
     cfg = config.data.cache_config
     if not (read_only and cfg.enabled and cfg.use_disk):
-        return item_features(config, item_ids)
+        return item_features(config, item_ids, modalities=modalities)
     with open_cache(config) as cache:
-        modalities = [m for m, name in (("image", config.model.vision_model),
-                                        ("text", config.model.language_model)) if name]
         return {m: tuple(np.array(a) for a in cache.load_all(m, item_ids)) for m in modalities}
+
+
+def with_encoder_slots(features: Features, encoders: dict, n_items: int) -> Features:
+    """`features` for the frozen modalities plus an empty (all missing) table for each
+    fine-tuned one, filled by `ItemTower.encode_catalogue`."""
+    out = {m: v for m, v in features.items() if m not in encoders}
+    for modality, encoder in encoders.items():
+        out[modality] = (np.zeros((n_items, encoder.dim), np.float32),
+                         np.zeros(n_items, dtype=bool))
+    return out
+
+
+def encoder_batch_sizes(config) -> dict[str, int]:
+    """Items per no-grad encoder forward when the whole catalogue is encoded."""
+    return {"image": config.features.image_batch_size, "text": config.features.text_batch_size}
 
 
 def item_content(config, item_ids: list[str], table: pd.DataFrame, id_items: Sequence[str],
@@ -62,9 +82,15 @@ def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
                                 train: pd.DataFrame | None = None):
     """A fitted `MultimodalRecommender` from `checkpoint` (`best`, `last` or a path; default
     `<checkpoint_dir>/best.pt`): catalogue = all processed items, user histories from `train`
-    (user_id, item_id[, timestamp]; default: the train split of `config`)."""
+    (user_id, item_id[, timestamp]; default: the train split of `config`).
+
+    Item vectors come from the clean feature cache (never augmented views), or for a model
+    trained with a fine-tuned encoder from that encoder's checkpoint weights run over the
+    catalogue's raw inputs (eval mode, no gradients).
+    """
     from pixelrec.config import validate_config
     from pixelrec.data.split_stage import split_files
+    from pixelrec.models.multimodal.encoders import RawInputs, build_encoder_modules
     from pixelrec.models.multimodal.network import MultimodalNetwork
     from pixelrec.models.multimodal.recommender import MultimodalRecommender
     from pixelrec.training.checkpoint import checkpoint_path, load_checkpoint
@@ -79,9 +105,14 @@ def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
         raise DataError(f"the model was trained with numeric columns {missing} that the "
                         f"processed item table {config.data.processed_item_info_path} lacks; "
                         f"re-run `pixelrec preprocess` with the same data.numerical_features_cols.")
+    # Fine-tuned encoders: the checkpoint's weights encode the catalogue (not the cache).
+    encoders = build_encoder_modules(config)
+    if features is None:
+        features = cached_features(config, item_ids)
+    features = with_encoder_slots(features, encoders, len(item_ids))
     content = item_content(config, item_ids, table, state["id_items"], state["tag_vocab"],
                            features, state["numeric_cols"])
-    network = MultimodalNetwork(content, len(state["user_ids"]), config.model)
+    network = MultimodalNetwork(content, len(state["user_ids"]), config.model, encoders)
     try:
         network.load_state_dict(state["model_state"])
     except RuntimeError as exc:
@@ -89,6 +120,11 @@ def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
                             f"inputs (feature cache {feature_cache_name(config)}, item table "
                             f"{config.data.processed_item_info_path}): {str(exc)[:300]}. Use "
                             f"the data and encoders it was trained with, or retrain.") from None
+    if encoders:
+        for encoder in encoders.values():
+            encoder.set_trainable(False)  # inference only
+        network.item_tower.raw = RawInputs.from_config(config, item_ids)
+        network.item_tower.encode_catalogue(encoder_batch_sizes(config))
     network.eval()
     if train is None:
         train = read_interactions(split_files(config.data.split_data_path)["train"],

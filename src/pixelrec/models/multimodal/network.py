@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,7 @@ from torch import nn
 
 from pixelrec.models.multimodal.content import ItemContent
 from pixelrec.models.multimodal.contrastive import ContrastiveAlignment
+from pixelrec.models.multimodal.encoders import EncoderModule
 from pixelrec.models.multimodal.fusion import mlp
 from pixelrec.models.multimodal.towers import ItemTower, UserTower
 
@@ -60,9 +63,11 @@ def history_matrix(users: np.ndarray, items: np.ndarray, order: np.ndarray, n_us
 class MultimodalNetwork(nn.Module):
     """Two towers and a scorer; `objective` (a training loss) is set by the trainer."""
 
-    def __init__(self, content: ItemContent, n_users: int, cfg) -> None:
+    def __init__(self, content: ItemContent, n_users: int, cfg,
+                 encoders: Mapping[str, EncoderModule] | None = None) -> None:
+        """`encoders`: modules for fine-tuned modalities (see `ItemTower`)."""
         super().__init__()
-        self.item_tower = ItemTower(content, cfg)
+        self.item_tower = ItemTower(content, cfg, encoders)
         self.user_tower = UserTower(n_users, cfg)
         self.scorer = Scorer(cfg.scorer, cfg.embedding_dim, cfg.scorer_hidden_dims,
                              cfg.fusion_activation)
@@ -81,9 +86,10 @@ class MultimodalNetwork(nn.Module):
         self.register_buffer("history", torch.as_tensor(history), persistent=False)
 
     # ---- inference -----------------------------------------------------------------------
-    def items(self, items: torch.Tensor) -> torch.Tensor:
+    def items(self, items: torch.Tensor,
+              tokens: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Item vectors of catalogue rows (unit length under cosine similarity)."""
-        vecs = self.item_tower(items)
+        vecs = self.item_tower(items, tokens=tokens)
         return F.normalize(vecs, dim=-1) if self.cosine else vecs
 
     def item_vectors(self, items: torch.Tensor | None = None, chunk: int = 8192) -> torch.Tensor:
@@ -119,7 +125,11 @@ class MultimodalNetwork(nn.Module):
         uniq = torch.unique(torch.cat(parts))
         lookup = torch.zeros(self.item_tower.n_items, dtype=torch.long, device=uniq.device)
         lookup[uniq] = torch.arange(len(uniq), device=uniq.device)
-        full = _Gather(self.items(uniq), lookup)
+        # Encoders in the tower (fine-tuning) encode only the batch's positives and negatives;
+        # history items read the tables refreshed after every epoch.
+        live = torch.unique(torch.cat(parts[:2])) if len(self.item_tower.encoders) else None
+        tokens = self.item_tower.modality_tokens(uniq, live)
+        full = _Gather(self.items(uniq, tokens=tokens), lookup)
         user_vecs = self.user_vectors(users, full, exclude=pos)
         pos_vecs, neg_vecs = full[pos], full[neg]
         if self.objective.kind == "listwise":
@@ -131,7 +141,6 @@ class MultimodalNetwork(nn.Module):
                                   self.scorer.pairs(user_vecs.unsqueeze(1), neg_vecs))
         out = {"main": main, "loss": main}
         if self.contrastive is not None:
-            tokens = self.item_tower.modality_tokens(uniq)
             tower = self.item_tower
             present = tower.m_image[uniq] & tower.m_text[uniq]
             out["contrastive"] = self.contrastive(tokens["image"], tokens["text"], present)

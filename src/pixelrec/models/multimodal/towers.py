@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pixelrec.models.multimodal.content import ItemContent
+from pixelrec.models.multimodal.encoders import EncoderModule, RawInputs, select
 from pixelrec.models.multimodal.fusion import build_fusion, mlp
 
 
 class ItemTower(nn.Module):
     """Item vectors from modality tokens: projected encoder vectors (a learned embedding where
-    a modality is missing), numeric MLP, tag embedding bag and the item-id embedding."""
+    a modality is missing), numeric MLP, tag embedding bag and the item-id embedding.
 
-    def __init__(self, content: ItemContent, cfg) -> None:
+    Encoder vectors come from per-item tables (`x_<modality>`, L2-normalised). In training mode
+    two things can replace a table row: this epoch's cached augmented view (`train_vectors`), and
+    for a modality with an `EncoderModule` (fine-tuning) a live encoding of the item's raw input
+    (`raw`, augmented with `augment` / `augment_rng` when set) for the items in `live`. Eval mode
+    reads only the clean tables; `encode_catalogue` refreshes them from the encoders.
+    """
+
+    def __init__(self, content: ItemContent, cfg,
+                 encoders: Mapping[str, EncoderModule] | None = None) -> None:
         super().__init__()
         d = cfg.embedding_dim
         self.id_dropout = cfg.id_dropout
@@ -47,6 +59,15 @@ class ItemTower(nn.Module):
             raise ValueError("the item tower has no inputs: enable an encoder, numeric "
                              "features, tags or model.use_item_id")
         self.fusion = build_fusion(cfg.fusion_type, n_tokens, d, d, cfg)
+        self.encoders = nn.ModuleDict(dict(encoders or {}))
+        for name, encoder in self.encoders.items():
+            if name not in self.modalities or encoder.dim != self.proj[name].in_features:
+                raise ValueError(f"the {name} encoder ({encoder.dim}-d) does not match the "
+                                 f"item inputs ({sorted(self.modalities)})")
+        self.raw: RawInputs | None = None
+        self.augment: dict[str, dict] = {}
+        self.augment_rng: np.random.Generator | None = None
+        self.train_vectors: dict[str, torch.Tensor] = {}
         self.set_content(content)
 
     def set_content(self, content: ItemContent) -> None:
@@ -61,21 +82,83 @@ class ItemTower(nn.Module):
             self.register_buffer("x_tags", torch.as_tensor(content.tags), persistent=False)
         self.register_buffer("id_rows", torch.as_tensor(content.id_rows), persistent=False)
 
+    def input_buffers(self) -> list[torch.Tensor]:
+        """The per-item input buffers (catalogue data, never saved), not the weights."""
+        names = [f"{p}_{m}" for m in self.modalities for p in ("x", "m")]
+        names += [n for n in ("x_numeric", "x_tags", "id_rows") if hasattr(self, n)]
+        return [getattr(self, n) for n in names]
+
     @property
     def n_items(self) -> int:
         return len(self.id_rows)
 
-    def modality_tokens(self, items: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Projected encoder tokens per modality for catalogue rows `items` (missing -> learned)."""
+    def modality_tokens(self, items: torch.Tensor, live: torch.Tensor | None = None
+                        ) -> dict[str, torch.Tensor]:
+        """Projected encoder tokens per modality for catalogue rows `items` (missing -> learned).
+
+        In training mode, items also in `live` are encoded from their raw inputs by the tower's
+        encoders (with gradients when trainable); the others read the tables.
+        """
         out = {}
         for name in self.modalities:
-            x = self.proj[name](getattr(self, f"x_{name}")[items])
-            present = getattr(self, f"m_{name}")[items].unsqueeze(-1)
-            out[name] = torch.where(present, x, self.missing[name])
+            table = self.train_vectors.get(name) if self.training else None
+            if table is None:
+                table = getattr(self, f"x_{name}")
+            x = table[items]
+            present = getattr(self, f"m_{name}")[items]
+            if self.training and live is not None and name in self.encoders:
+                x = self._encode_live(name, items, live, x, present)
+            out[name] = torch.where(present.unsqueeze(-1), self.proj[name](x), self.missing[name])
         return out
 
-    def forward(self, items: torch.Tensor) -> torch.Tensor:
-        tokens = list(self.modality_tokens(items).values())
+    def _encode_live(self, name: str, items: torch.Tensor, live: torch.Tensor, x: torch.Tensor,
+                     present: torch.Tensor) -> torch.Tensor:
+        """`x` with the rows of present items in `live` replaced by their encoder output."""
+        if self.raw is None:
+            raise RuntimeError(f"the {name} encoder of the item tower has no raw inputs; set "
+                               f"ItemTower.raw (RawInputs.from_config) before training")
+        where = (torch.isin(items, live) & present).nonzero().squeeze(1)
+        if len(where) == 0:
+            return x
+        encoder = self.encoders[name]
+        raw, ok = self.raw.fetch(name, items[where].cpu().numpy(), encoder.spec,
+                                 self.augment.get(name), self.augment_rng)
+        if not ok.any():
+            return x
+        vectors = F.normalize(encoder(select(raw, ok)), dim=-1).to(x.dtype)
+        return x.index_put((where[torch.as_tensor(ok, device=where.device)],), vectors)
+
+    @torch.no_grad()
+    def encode_catalogue(self, batch_sizes: Mapping[str, int]) -> None:
+        """Encode every item's clean raw input with the tower's encoders (eval mode, no
+        gradients, `batch_sizes[modality]` at a time) into the tables read for ranking and for
+        history items."""
+        for name, encoder in self.encoders.items():
+            if self.raw is None:
+                raise RuntimeError(f"the {name} encoder of the item tower has no raw inputs")
+            was_training = encoder.training
+            encoder.eval()
+            table = torch.zeros((self.n_items, encoder.dim))
+            present = np.zeros(self.n_items, dtype=bool)
+            try:
+                for start in range(0, self.n_items, batch_sizes[name]):
+                    rows = np.arange(start, min(start + batch_sizes[name], self.n_items))
+                    raw, ok = self.raw.fetch(name, rows, encoder.spec)
+                    if ok.any():
+                        table[rows[ok]] = F.normalize(encoder(select(raw, ok)), dim=-1).cpu()
+                    present[rows] = ok
+            finally:
+                encoder.train(was_training)
+            getattr(self, f"x_{name}").copy_(table)
+            getattr(self, f"m_{name}").copy_(torch.as_tensor(present))
+
+    def forward(self, items: torch.Tensor, live: torch.Tensor | None = None,
+                tokens: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Item vectors of catalogue rows; `tokens` are `modality_tokens(items, live)` when the
+        caller already has them."""
+        if tokens is None:
+            tokens = self.modality_tokens(items, live)
+        tokens = list(tokens.values())
         if self.numeric is not None:
             tokens.append(self.numeric(self.x_numeric[items]))
         if self.tags is not None:
