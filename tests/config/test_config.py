@@ -102,7 +102,8 @@ def test_resolved_config_roundtrips(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["simple_config.yaml", "advanced_config.yaml", "demo.yaml",
-                                  "examples/movielens_posters.yaml"])
+                                  "examples/movielens_posters.yaml",
+                                  "examples/ml_latest_small_posters.yaml"])
 def test_shipped_configs_validate(name):
     load_config(f"configs/{name}")
 

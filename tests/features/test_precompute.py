@@ -117,6 +117,24 @@ def test_item_features_encode_missing_items_on_the_fly(items_dir, monkeypatch):
         item_features(config, ["nope"])
 
 
+def test_item_features_read_a_complete_cache_while_another_process_writes(items_dir):
+    """Two trainings on one cache: when every requested item is cached, no writer lock is
+    needed; an item still to encode does need it."""
+    config = make_config(items_dir, "model.vision_model=null")
+    precompute(config, max_items=4, progress=False)
+    cached = read_items(config).item_ids[:2]
+    expected = item_features(config, cached)["text"][0]
+    writer = open_cache(config, writable=True)  # e.g. a precompute running elsewhere
+    try:
+        vectors, mask = item_features(config, cached)["text"]
+        np.testing.assert_array_equal(vectors, expected)
+        assert mask.all()
+        with pytest.raises(PixelRecError, match="being written by another process"):
+            item_features(config, ["i010"])
+    finally:
+        writer.close()
+
+
 def test_item_embedding_matrix_concatenates_normalised_blocks(items_dir):
     config = make_config(items_dir)
     ids, matrix = item_embedding_matrix(config)

@@ -164,3 +164,38 @@ def test_empty_validation_split_is_a_clear_error(train_config):
     val.head(0).to_parquet(f"{config.data.split_data_path}/val.parquet")
     with pytest.raises(DataError, match="val_ratio"):
         train_model(config, device="cpu", features=synthetic_features(config))
+
+
+def test_validation_none_trains_fixed_epochs_without_a_val_split(train_config):
+    """A refit on train+val: exactly `epochs` epochs, no val file read, last epoch == best."""
+    from pathlib import Path
+
+    config = train_config(training__validation_metric="none", training__epochs=3,
+                          training__patience=1)
+    Path(f"{config.data.split_data_path}/val.parquet").unlink()
+    summary = train_model(config, device="cpu", features=synthetic_features(config))
+    assert summary["epochs"] == 3  # patience 1 would have stopped a validated run earlier
+    assert summary["best_epoch"] == 3 and summary["best_value"] is None
+    assert all(h["val"] == {} and 0 < h["train_seconds"] <= h["seconds"]
+               for h in summary["history"])
+    best = load_checkpoint(Path(config.checkpoint_dir) / "best.pt")["model_state"]
+    last = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")["model_state"]
+    assert all(torch.equal(best[k], last[k]) for k in best)
+
+
+def test_validation_metric_accepts_registered_metrics_only(train_config):
+    from pixelrec.config import validate_config
+    from pixelrec.evaluation.metrics import TOPK_METRICS, register_metric
+
+    with pytest.raises(ConfigError, match="registered top-k metrics"):
+        validate_config({"training": {"validation_metric": "dcg@10"}})
+
+    @register_metric("dcg")
+    def dcg(hits, n_relevant, k):
+        return (hits / np.log2(np.arange(2, k + 2))).sum(axis=1)
+
+    try:
+        assert validate_config({"training": {"validation_metric": "dcg@10"}}) \
+            .training.validation_metric == "dcg@10"
+    finally:
+        del TOPK_METRICS["dcg"]

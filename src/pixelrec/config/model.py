@@ -13,7 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pixelrec.config.base import Section
 
 # Validation metrics the trainer can early-stop on: a full-ranking metric at some k, or val_loss.
-VALIDATION_METRIC = re.compile(r"^(val_loss|(precision|recall|f1|hit_rate|ndcg|mrr|map)@[1-9]\d*)$")
+VALIDATION_METRIC = re.compile(r"^[a-z][a-z0-9_]*@[1-9]\d*$")
 
 
 class ModelConfig(Section):
@@ -110,7 +110,12 @@ class TrainingConfig(Section):
     @field_validator("validation_metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        if not VALIDATION_METRIC.match(value):
-            raise ValueError("must be val_loss or <metric>@<k> with metric one of precision, "
-                             f"recall, f1, hit_rate, ndcg, mrr, map (e.g. ndcg@10), got {value!r}")
+        from pixelrec.evaluation.metrics import TOPK_METRICS  # light: numpy only
+
+        if value in ("val_loss", "none"):
+            return value
+        if not VALIDATION_METRIC.match(value) or value.split("@")[0] not in TOPK_METRICS:
+            raise ValueError(f"must be val_loss, none or <metric>@<k> with metric one of "
+                             f"{', '.join(TOPK_METRICS)} (registered top-k metrics; e.g. "
+                             f"ndcg@10), got {value!r}")
         return value

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pixelrec.errors import ConfigError
+from pixelrec.errors import ConfigError, PixelRecError
 from pixelrec.features.cache import SimpleFeatureCache, cache_name
 from pixelrec.features.imaging import file_hash
 from pixelrec.features.registry import EncoderSpec, resolve_text, resolve_vision
@@ -388,6 +388,10 @@ def item_features(config, item_ids: list[str] | None = None,
     specs = {m: spec for m, spec in all_specs.items() if modalities is None or m in modalities}
     cfg = config.data.cache_config
     writable = cfg.enabled and cfg.use_disk
+    if writable:  # nothing to encode: read without the writer lock (concurrent trainings)
+        complete = _read_if_complete(config, inputs, specs, all_specs)
+        if complete is not None:
+            return complete
     cache = open_cache(config, writable=writable, specs=all_specs)
     if not writable:  # memory only: the LRU must hold the whole request to answer it
         cache.max_memory_items = max(cache.max_memory_items, len(inputs.item_ids))
@@ -404,6 +408,26 @@ def item_features(config, item_ids: list[str] | None = None,
     finally:
         if writable:
             cache.close()
+
+
+def _read_if_complete(config, inputs: ItemInputs, specs: dict[str, EncoderSpec],
+                      all_specs: dict[str, EncoderSpec]
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """The vectors when the disk cache already holds every item fresh, else None."""
+    if not (cache_directory(config) / "manifest.json").exists():
+        return None
+    try:
+        cache = open_cache(config, writable=False, specs=all_specs)
+    except PixelRecError:  # a refused manifest: the writable open explains it
+        return None
+    try:
+        for modality in specs:
+            hashes = input_hashes(inputs, modality)
+            if not all(cache.fresh(modality, inputs.item_ids, hashes)):
+                return None
+        return {m: cache.load_all(m, inputs.item_ids) for m in specs}
+    finally:
+        cache.close()
 
 
 def item_embedding_matrix(config, item_ids: list[str] | None = None

@@ -61,8 +61,8 @@ def _summary(config: Config, trainer: Trainer, result: dict, device: str, world:
         "best_val_ndcg@10": best_value(result["history"], "ndcg@10"),
         "validation_metric": metric,
         "best_epoch": result["best"]["epoch"],
-        "best_value": result["best"]["value"] if metric != "val_loss"
-        else -result["best"]["value"],
+        "best_value": {"val_loss": -result["best"]["value"],
+                       "none": None}.get(metric, result["best"]["value"]),
         "epochs": result["epochs"],
         "seconds": result["seconds"],
         "checkpoint": str(ckpt.checkpoint_path(config.checkpoint_dir, "best")),

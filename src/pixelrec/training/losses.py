@@ -15,9 +15,11 @@ LOSSES: dict[str, type[Loss]] = {}
 
 
 def register_loss(name: str) -> Callable[[type[Loss]], type[Loss]]:
-    def add(cls: type[Loss]) -> type[Loss]:
-        LOSSES[name] = cls
-        return cls
+    """Class decorator adding a loss under `name` (a taken name raises ValueError)."""
+    from pixelrec import registry
+
+    def add(cls):
+        return registry.add(LOSSES, "loss", name, cls)
     return add
 
 

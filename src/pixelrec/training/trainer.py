@@ -49,7 +49,8 @@ class Trainer:
         self.config, self.ctx, self.callbacks = config, ctx, list(callbacks)
         cfg = config.training
         metric = cfg.validation_metric
-        if metric != "val_loss" and int(metric.split("@")[1]) not in config.evaluation.k_values:
+        if metric not in ("val_loss", "none") \
+                and int(metric.split("@")[1]) not in config.evaluation.k_values:
             raise ConfigError(f"training.validation_metric {metric} needs k="
                               f"{metric.split('@')[1]} in evaluation.k_values "
                               f"({config.evaluation.k_values}); add it or pick another metric.")
@@ -57,8 +58,11 @@ class Trainer:
 
         paths = split_files(config.data.split_data_path)
         self.train_frame = read_interactions(paths["train"], "train split")
-        self.val_frame = read_interactions(paths["val"], "val split")
-        if self.val_frame.empty:
+        # `none`: a fixed number of epochs on all the given data (e.g. a refit on train+val);
+        # the val split is neither read nor needed, and the last epoch is the best one.
+        self.val_frame = None if metric == "none" else read_interactions(paths["val"],
+                                                                          "val split")
+        if self.val_frame is not None and self.val_frame.empty:
             raise DataError(f"val split {paths['val']} is empty; training selects the model and "
                             f"stops early on it. Re-run `pixelrec split` with "
                             f"data.splitting.val_ratio > 0.")
@@ -234,7 +238,8 @@ class Trainer:
             train_loss = self.train_epoch()
             self.end_epoch()
             record = {"epoch": self.epoch + 1, "train_loss": train_loss,
-                      "lr": self.optimizer.param_groups[0]["lr"]}
+                      "lr": self.optimizer.param_groups[0]["lr"],
+                      "train_seconds": round(time.perf_counter() - epoch_started, 3)}
             record.update(broadcast(self.ctx, self.validate() if self.ctx.is_main else None))
             record["seconds"] = round(time.perf_counter() - epoch_started, 3)
             self.epoch += 1
@@ -331,6 +336,8 @@ class Trainer:
     def validate(self) -> dict:
         """`val_loss`, or full-ranking metrics through the evaluation package (train masked)."""
         metric = self.config.training.validation_metric
+        if metric == "none":  # every epoch counts as an improvement: best == last
+            return {"val": {}, "val_score": float(self.epoch + 1)}
         if metric == "val_loss":
             loss = self.val_loss()
             return {"val": {}, "val_loss": loss, "val_score": -loss}

@@ -18,9 +18,11 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 
 def register_fusion(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    def add(cls: type[nn.Module]) -> type[nn.Module]:
-        FUSIONS[name] = cls
-        return cls
+    """Class decorator adding a fusion under `name` (a taken name raises ValueError)."""
+    from pixelrec import registry
+
+    def add(cls):
+        return registry.add(FUSIONS, "fusion", name, cls)
     return add
 
 

@@ -141,9 +141,14 @@ class MultimodalNetwork(nn.Module):
                                   self.scorer.pairs(user_vecs.unsqueeze(1), neg_vecs))
         out = {"main": main, "loss": main}
         if self.contrastive is not None:
+            # Aligned over the batch's distinct positive and sampled items; history items would
+            # make the [n, n] logits nearly catalogue-sized on every batch.
+            items = torch.unique(torch.cat(parts[:2]))
+            rows = lookup[items]
             tower = self.item_tower
-            present = tower.m_image[uniq] & tower.m_text[uniq]
-            out["contrastive"] = self.contrastive(tokens["image"], tokens["text"], present)
+            present = tower.m_image[items] & tower.m_text[items]
+            out["contrastive"] = self.contrastive(tokens["image"][rows], tokens["text"][rows],
+                                                  present)
             out["loss"] = main + self.contrastive_weight * out["contrastive"]
         return out
 
