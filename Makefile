@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 DEPS := pyproject.toml constraints.txt
 
-.PHONY: demo test install install-dev lint clean-demo
+.PHONY: demo test install install-dev lint clean-demo bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ demo: .install-stamp
 
 test: .install-stamp-dev
 	$(BIN)/python -m pytest -q
+
+.install-stamp-bench: .install-stamp $(DEPS)
+	$(PIP) install --quiet -c constraints.txt -e ".[bench]"
+	touch $@
+
+# Optional: real-data benchmarks (needs ../shared/data; resumable, finished cells are skipped).
+bench: .install-stamp-bench
+	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/speed.py
 
 lint: .install-stamp-dev
 	$(BIN)/ruff check src tests scripts bench

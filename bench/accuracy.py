@@ -1,0 +1,378 @@
+"""Accuracy on real data: ours, our baselines and Cornac on the same split files, scored by the
+same metric code (`pixelrec.evaluation.core.evaluate_interactions`, full ranking over the whole
+catalogue, train (+val) items masked).
+
+Protocol, per dataset and split:
+1. Tuning on validation only: every main model gets the same budget, `--trials` configurations
+   (its library default first, then distinct random draws from its grid; a model whose grid is
+   smaller uses all of it). Fit on train, score NDCG@10 on val (train masked).
+2. The best configuration is refit on train+val and evaluated once on test (train+val masked).
+   Trained models (multimodal, als, bpr, cornac-*) are refit with `--seeds` seeds; the
+   multimodal model trains for the best validation epoch count found while tuning.
+3. Ablations of ours reuse the tuned configuration untuned (`--ablation_seeds` seeds).
+4. Mean over seeds; 95% CI by bootstrap over test users of the seed-averaged per-user metric
+   (coverage@10: bootstrap over the users whose lists are pooled).
+
+Every (dataset, split, model) cell is stored under `<work>/cells/` as soon as it finishes, so an
+interrupted run resumes where it stopped; `bench/results/accuracy.json` and the tables in
+`docs/benchmarks.md` are rebuilt from the cells at the end.
+
+    .venv/bin/python bench/accuracy.py                       # everything (make bench)
+    .venv/bin/python bench/accuracy.py --datasets ml-latest-small-posters --models popularity ease
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from _common import (  # noqa: E402 - sets sys.path for pixelrec
+    DATASETS,
+    ROOT,
+    dataset_config,
+    prepare,
+    quiet,
+    read_split,
+    write_json,
+)
+
+from pixelrec.evaluation.core import evaluate_interactions  # noqa: E402
+from pixelrec.evaluation.data import catalogue  # noqa: E402
+
+METRICS = ["ndcg@10", "recall@20", "hit_rate@10"]
+SELECT = "ndcg@10"
+
+# Search spaces. The first entry of each is the library default; the rest are drawn from the grid.
+GRIDS: dict[str, dict[str, list]] = {
+    "popularity": {},
+    "item_knn": {"k_neighbors": [100, 20, 50, 200, 400], "shrinkage": [10.0, 0.0, 50.0]},
+    "user_knn": {"k_neighbors": [100, 20, 50, 200, 400], "shrinkage": [10.0, 0.0, 50.0]},
+    "ease": {"l2": [500.0, 50.0, 100.0, 250.0, 1000.0, 2000.0, 5000.0]},
+    "als": {"factors": [64, 32, 128], "regularization": [0.01, 0.1, 1.0],
+            "alpha": [1.0, 5.0, 20.0], "iterations": [15, 30]},
+    "bpr": {"factors": [64, 32, 128], "learning_rate": [0.01, 0.05],
+            "regularization": [0.01, 0.001], "iterations": [100, 200]},
+    "content_knn": {"modalities": ["image+text", "image", "text"]},
+    "multimodal": {"learning_rate": [3e-3, 1e-3], "embedding_dim": [64, 128],
+                   "id_dropout": [0.3, 0.1, 0.5], "temperature": [0.1, 0.05, 0.2],
+                   "logq_correction": [False, True]},
+    "cornac-vbpr": {"k": [10, 20, 50], "k2": [10, 20, 50], "learning_rate": [0.005, 0.001, 0.01],
+                    "lambda_w": [0.01, 0.1], "n_epochs": [50, 20]},
+    "cornac-bpr": {"k": [10, 32, 64, 128], "learning_rate": [0.001, 0.01, 0.05],
+                   "lambda_reg": [0.01, 0.001], "max_iter": [100, 200]},
+}
+MAIN_MODELS = list(GRIDS)
+SEEDED = {"multimodal", "als", "bpr", "cornac-vbpr", "cornac-bpr"}
+MULTIMODAL_KEYS = {"learning_rate": "training.learning_rate",
+                   "logq_correction": "training.logq_correction",
+                   "embedding_dim": "model.embedding_dim", "id_dropout": "model.id_dropout",
+                   "temperature": "model.temperature"}
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "multimodal-concatenate": {"model.fusion_type": "concatenate"},
+    "multimodal-gated": {"model.fusion_type": "gated"},
+    "multimodal-attention": {"model.fusion_type": "attention"},
+    "multimodal-sum": {"model.fusion_type": "sum"},
+    "multimodal-no-contrastive": {"model.use_contrastive": False},
+    "multimodal-no-history": {"model.user_history": "none"},
+    "multimodal-no-images": {"model.vision_model": None, "model.use_contrastive": False},
+    "multimodal-no-text": {"model.language_model": None, "model.use_contrastive": False},
+}
+
+
+def candidates(model: str, trials: int, seed: int = 0) -> list[dict]:
+    """The library default, then distinct random grid points, `trials` in all (fewer if the
+    grid is smaller)."""
+    grid = GRIDS[model]
+    keys = list(grid)
+    default = {k: grid[k][0] for k in keys}
+    points = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+    rest = [p for p in points if p != default]
+    random.Random(f"{model}-{seed}").shuffle(rest)
+    return ([default] + rest)[:max(1, trials)]
+
+
+# ---- fitting ---------------------------------------------------------------------------------
+
+class Context:
+    """One dataset + split: configs, frames and cached item features."""
+
+    def __init__(self, dataset: str, split: str, data_root: Path, work: Path):
+        self.dataset, self.split, self.data_root, self.work = dataset, split, data_root, work
+        self.config = dataset_config(dataset, split, data_root, work)
+        self.frames = read_split(self.config)
+        self.trainval = pd.concat([self.frames["train"], self.frames["val"]], ignore_index=True)
+        self.items, _ = catalogue(self.config.data.processed_item_info_path,
+                                  list(self.frames.values()))
+        self._features: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self._ids: list[str] = []
+
+    def cfg(self, **kwargs):
+        return dataset_config(self.dataset, self.split, self.data_root, self.work, **kwargs)
+
+    def features(self, modalities: str, normalise: bool = True) -> tuple[np.ndarray, list[str]]:
+        """Cached encoder vectors of `modalities` ("image", "text", "image+text"): L2-normalised
+        per modality and side by side, or (`normalise=False`, one modality) as encoded."""
+        from pixelrec.features import open_cache, side_by_side
+
+        if self._features is None:
+            with open_cache(self.config) as cache:
+                self._ids = list(cache.item_ids)
+                self._features = {m: cache.load_all(m, self._ids) for m in cache.modalities}
+        chosen = {m: self._features[m] for m in modalities.split("+")}
+        if normalise:
+            return side_by_side(chosen), self._ids
+        (vectors, mask), = chosen.values()
+        return np.where(mask[:, None], vectors, 0.0).astype(np.float32), self._ids
+
+
+def fit_baseline(ctx: Context, model: str, params: dict, train: pd.DataFrame, seed: int):
+    """A fitted non-multimodal recommender on `train`."""
+    from pixelrec.models import create_recommender
+
+    if model == "content_knn":
+        emb, ids = ctx.features(params["modalities"])
+        rec = create_recommender("content_knn", ctx.config, item_embeddings=emb, item_ids=ids)
+    elif model == "cornac-vbpr":
+        from cornac_models import CornacVBPR
+
+        emb, ids = ctx.features("image", normalise=False)
+        rec = CornacVBPR(emb, ids, seed=seed, **params)
+    elif model == "cornac-bpr":
+        from cornac_models import CornacBPR
+
+        rec = CornacBPR(seed=seed, **params)
+    else:
+        overrides = {f"evaluation.baselines.{model}.{k}": v for k, v in params.items()}
+        config = ctx.cfg(overrides={**overrides, "seed": seed})
+        rec = create_recommender(model, config)
+    with quiet():
+        rec.fit(train, items=ctx.items)
+    return rec
+
+
+def multimodal_overrides(params: dict) -> dict:
+    return {MULTIMODAL_KEYS[k]: v for k, v in params.items()}
+
+
+def train_multimodal(ctx: Context, run: str, overrides: dict, *, refit: bool, seed: int):
+    """Train ours on train (early stopping on val) or, with `refit`, on train+val for a fixed
+    number of epochs; return (recommender from the checkpoint, training summary)."""
+    from pixelrec.models.multimodal.loading import load_multimodal_recommender
+    from pixelrec.training import train_model
+
+    config = ctx.cfg(run=run, refit=refit, overrides={**overrides, "seed": seed})
+    summary = train_model(config)
+    train = ctx.trainval if refit else ctx.frames["train"]
+    rec = load_multimodal_recommender(config, "last" if refit else "best", train=train)
+    return rec, summary
+
+
+def scores(ctx: Context, rec, target: str) -> dict:
+    """Per-user metrics and top-10 lists of `rec` on val (train masked) or test (train+val)."""
+    frames = ctx.frames
+    exclude = [frames["train"]] if target == "val" else [frames["train"], frames["val"]]
+    out = evaluate_interactions(rec, frames[target], exclude, evaluation=ctx.config.evaluation,
+                                seed=ctx.config.seed, bootstrap=False)
+    users = out["per_user"]["user_id"]
+    result = {"users": users, "per_user": {m: out["per_user"][m] for m in METRICS},
+              "mean": {m: float(np.mean(out["per_user"][m])) for m in METRICS},
+              "n_items": len(rec.item_ids_)}
+    if target == "test":
+        top, _ = rec.recommend(users, k=10)
+        result["top10"] = top.tolist()
+    return result
+
+
+# ---- one cell --------------------------------------------------------------------------------
+
+def run_cell(ctx: Context, model: str, trials: int, seeds: int, tuned: dict | None,
+             log) -> dict:
+    """Tune (main models) or reuse the tuned multimodal configuration (ablations), refit on
+    train+val with each seed, evaluate on test."""
+    cell: dict[str, Any] = {"model": model, "tuning": []}
+    started = time.perf_counter()
+    if model in ABLATIONS:
+        params, epochs = tuned["params"], tuned["epochs"]
+        extra = ABLATIONS[model]
+    else:
+        extra = {}
+        for params in candidates(model, trials):
+            t0 = time.perf_counter()
+            if model == "multimodal":
+                rec, summary = train_multimodal(ctx, f"tune-{len(cell['tuning'])}",
+                                                multimodal_overrides(params), refit=False,
+                                                seed=0)
+                entry = {"params": params, "val_" + SELECT: summary["best_value"],
+                         "epochs": summary["best_epoch"]}
+            else:
+                rec = fit_baseline(ctx, model, params, ctx.frames["train"], seed=0)
+                entry = {"params": params, "val_" + SELECT: scores(ctx, rec, "val")["mean"][SELECT]}
+            entry["seconds"] = round(time.perf_counter() - t0, 2)
+            cell["tuning"].append(entry)
+            log(f"    tune {params} -> val {SELECT} {entry['val_' + SELECT]:.4f} "
+                f"({entry['seconds']:.0f} s)")
+        best = max(cell["tuning"], key=lambda e: e["val_" + SELECT])
+        params, epochs = best["params"], best.get("epochs")
+    cell["params"] = {**params, **({"epochs": epochs} if epochs else {}),
+                      **{k: v for k, v in extra.items()}}
+    runs = []
+    fit_seconds = []
+    n_seeds = seeds if (model in SEEDED or model.startswith("multimodal")) else 1
+    for seed in range(n_seeds):
+        t0 = time.perf_counter()
+        if model.startswith("multimodal"):
+            overrides = {**multimodal_overrides(params), **extra, "training.epochs": epochs,
+                         "training.validation_metric": "none"}
+            rec, _ = train_multimodal(ctx, f"{model}-refit-{seed}", overrides, refit=True,
+                                      seed=seed)
+        else:
+            rec = fit_baseline(ctx, model, params, ctx.trainval, seed=seed)
+        fit_seconds.append(time.perf_counter() - t0)
+        runs.append(scores(ctx, rec, "test"))
+        log(f"    seed {seed}: test {SELECT} {runs[-1]['mean'][SELECT]:.4f} "
+            f"({fit_seconds[-1]:.0f} s)")
+    cell["seeds"] = n_seeds
+    cell["fit_seconds"] = round(float(np.mean(fit_seconds)), 2)
+    cell["test"] = summarise(runs)
+    cell["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return cell
+
+
+def bootstrap(values: np.ndarray, n: int = 1000, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n, len(values)))
+    means = values[idx].mean(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean over seeds and bootstrap CI over users of each metric (see module docstring)."""
+    out = {}
+    for metric in METRICS:
+        per_user = np.mean([r["per_user"][metric] for r in runs], axis=0)
+        out[metric] = {"mean": float(np.mean([r["mean"][metric] for r in runs])),
+                       "ci95": bootstrap(np.asarray(per_user, dtype=float))}
+    n_items = runs[0]["n_items"]
+    tops = [np.asarray(r["top10"], dtype=object) for r in runs]
+    cover = [len(np.unique(t)) / n_items for t in tops]
+    rng = np.random.default_rng(0)
+    boots = []
+    for _ in range(200):
+        idx = rng.integers(0, len(tops[0]), len(tops[0]))
+        boots.append(np.mean([len(np.unique(t[idx])) / n_items for t in tops]))
+    out["coverage@10"] = {"mean": float(np.mean(cover)),
+                          "ci95": [float(np.percentile(boots, 2.5)),
+                                   float(np.percentile(boots, 97.5))]}
+    out["n_test_users"] = len(runs[0]["users"])
+    return out
+
+
+# ---- driver ----------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data_root", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "accuracy.json")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--models", nargs="+", default=MAIN_MODELS + list(ABLATIONS),
+                        choices=MAIN_MODELS + list(ABLATIONS))
+    parser.add_argument("--trials", type=int, default=5, help="tuning budget per main model")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of trained main models")
+    parser.add_argument("--ablation_seeds", type=int, default=1)
+    parser.add_argument("--splits", nargs="+", default=None,
+                        help="only these split strategies (default: each dataset's)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--redo", nargs="*", default=[], help="models to recompute")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    failures = 0
+    for dataset in args.datasets:
+        prepare(dataset, args.data_root, args.work)
+        for split in DATASETS[dataset]["splits"]:
+            if args.splits and split not in args.splits:
+                continue
+            ctx = Context(dataset, split, args.data_root, args.work)
+            cells = args.work / "cells" / dataset / split
+            order = sorted(args.models, key=lambda m: m in ABLATIONS)  # tune before ablations
+            for model in order:
+                path = cells / f"{model}.json"
+                if path.exists() and model not in args.redo:
+                    continue
+                if not claim(path.with_suffix(".running")):
+                    continue  # another bench process is computing this cell
+                print(f"[{dataset} / {split}] {model}", flush=True)
+                tuned = None
+                if model in ABLATIONS:
+                    main_cell = cells / "multimodal.json"
+                    if not main_cell.exists():
+                        print("    skipped: needs the tuned multimodal cell first")
+                        continue
+                    info = json.loads(main_cell.read_text())
+                    tuned = {"params": {k: v for k, v in info["params"].items()
+                                        if k != "epochs"},
+                             "epochs": info["params"]["epochs"]}
+                try:
+                    cell = run_cell(ctx, model, args.trials,
+                                    args.ablation_seeds if model in ABLATIONS else args.seeds,
+                                    tuned, log=lambda msg: print(msg, flush=True))
+                    cell["protocol"] = {"trials": args.trials, "seeds": cell["seeds"]}
+                    write_json(path, cell)
+                except Exception:  # a failing model must not lose the others' cells
+                    failures += 1
+                    traceback.print_exc()
+                finally:
+                    path.with_suffix(".running").unlink(missing_ok=True)
+    collect(args.work / "cells", args.out)
+    from tables import write_docs
+
+    write_docs()
+    return 1 if failures else 0
+
+
+def claim(marker: Path) -> bool:
+    """Take a cell for this process (so two bench processes can share the work); a marker left
+    by a process that no longer runs is taken over."""
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            os.kill(int(marker.read_text() or 0), 0)
+            return False
+        except (ProcessLookupError, ValueError):
+            marker.unlink(missing_ok=True)
+            return claim(marker)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(str(os.getpid()))
+    return True
+
+
+def collect(cells: Path, out: Path) -> dict:
+    """accuracy.json from the stored cells: {dataset: {split: {model: {...}}}}."""
+    result: dict = json.loads(out.read_text()) if out.exists() else {}
+    for path in sorted(cells.glob("*/*/*.json")):
+        cell = json.loads(path.read_text())
+        dataset, split = path.parent.parent.name, path.parent.name
+        entry = {m: cell["test"][m] for m in [*METRICS, "coverage@10"]}
+        entry.update({"params": cell["params"], "fit_seconds": cell["fit_seconds"],
+                      "seeds": cell["seeds"], "n_test_users": cell["test"]["n_test_users"],
+                      "tuning": [{k: v for k, v in t.items()} for t in cell["tuning"]]})
+        result.setdefault(dataset, {}).setdefault(split, {})[cell["model"]] = entry
+    write_json(out, result)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Render `bench/results/accuracy.json` and `speed.json` as the markdown tables of
+`docs/benchmarks.md` (between its `<!-- accuracy:start/end -->` and `<!-- speed:start/end -->`
+markers; the prose around them is left alone).
+
+    .venv/bin/python bench/tables.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "benchmarks.md"
+METRICS = ["ndcg@10", "recall@20", "hit_rate@10", "coverage@10"]
+ORDER = ["multimodal", "popularity", "item_knn", "user_knn", "ease", "als", "bpr", "content_knn",
+         "cornac-vbpr", "cornac-bpr"]
+
+
+def _cell(value: dict) -> str:
+    lo, hi = value["ci95"]
+    return f"{value['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
+
+
+def accuracy_tables(result: dict) -> str:
+    out = []
+    for dataset, splits in result.items():
+        for split, models in splits.items():
+            names = sorted(models, key=lambda m: (ORDER.index(m) if m in ORDER else len(ORDER),
+                                                  m))
+            users = next(iter(models.values())).get("n_test_users")
+            out.append(f"### {dataset} / {split} ({users} test users)\n")
+            out.append("| model | " + " | ".join(METRICS) + " | seeds | fit s | chosen params |")
+            out.append("|---" * (len(METRICS) + 4) + "|")
+            for name in names:
+                row = models[name]
+                out.append(f"| {name} | " + " | ".join(_cell(row[m]) for m in METRICS)
+                           + f" | {row.get('seeds', 1)} | {row['fit_seconds']:.1f} | "
+                           f"{_params(row['params'])} |")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def speed_tables(result: dict) -> str:
+    out = []
+    for dataset, entry in result.get("datasets", {}).items():
+        out.append(f"### {dataset}\n")
+        out.append("| measure | ours | Cornac VBPR | ratio (ours / VBPR) |")
+        out.append("|---|---|---|---|")
+        for row in entry["rows"]:
+            ratio = row.get("ratio")
+            out.append(f"| {row['measure']} | {row['ours']} | {row.get('cornac', '-')} | "
+                       f"{'-' if ratio is None else f'{ratio:.2f}'} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _replace(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{DOC} lacks the <!-- {name}:start --> / <!-- {name}:end --> markers")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def write_docs() -> None:
+    text = DOC.read_text()
+    if (RESULTS / "accuracy.json").exists():
+        text = _replace(text, "accuracy",
+                        accuracy_tables(json.loads((RESULTS / "accuracy.json").read_text())))
+    if (RESULTS / "speed.json").exists():
+        text = _replace(text, "speed", speed_tables(json.loads((RESULTS / "speed.json")
+                                                               .read_text())))
+    DOC.write_text(text)
+
+
+if __name__ == "__main__":
+    write_docs()
