@@ -10,8 +10,9 @@ Protocol, per dataset and split:
    Trained models (multimodal, als, bpr, cornac-*) are refit with `--seeds` seeds; the
    multimodal model trains for the best validation epoch count found while tuning.
 3. Ablations of ours reuse the tuned configuration untuned (`--ablation_seeds` seeds).
-4. Mean over seeds; 95% CI by bootstrap over test users of the seed-averaged per-user metric
-   (coverage@10: bootstrap over the users whose lists are pooled).
+4. Mean over seeds; 95% CI by bootstrap over test users of the seed-averaged per-user metric.
+   Coverage@10 (distinct items in all top-10 lists / catalogue) has no per-user value: its
+   interval is a Student-t interval over seeds, absent for a single seed.
 
 Every (dataset, split, model) cell is stored under `<work>/cells/` as soon as it finishes, so an
 interrupted run resumes where it stopped; `bench/results/accuracy.json` and the tables in
@@ -224,27 +225,49 @@ def run_cell(ctx: Context, model: str, trials: int, seeds: int, tuned: dict | No
         params, epochs = best["params"], best.get("epochs")
     cell["params"] = {**params, **({"epochs": epochs} if epochs else {}),
                       **{k: v for k, v in extra.items()}}
-    runs = []
-    fit_seconds = []
     n_seeds = seeds if (model in SEEDED or model.startswith("multimodal")) else 1
+    runs, fit_seconds = refit_and_test(ctx, model, params, epochs, extra, n_seeds, log)
+    cell["seeds"] = n_seeds
+    cell["fit_seconds"] = round(float(np.mean(fit_seconds)), 2)
+    cell["test"] = summarise(runs)
+    cell["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return cell
+
+
+def refit_and_test(ctx: Context, model: str, params: dict, epochs: int | None, extra: dict,
+                   n_seeds: int, log, reuse: bool = False) -> tuple[list[dict], list[float]]:
+    """Refit on train+val with seeds 0..n-1 and score test; `reuse` loads the multimodal
+    refits already trained instead of training them again (re-scoring a stored cell)."""
+    from pixelrec.models.multimodal.loading import load_multimodal_recommender
+
+    runs, fit_seconds = [], []
     for seed in range(n_seeds):
         t0 = time.perf_counter()
-        if model.startswith("multimodal"):
+        run = f"{model}-refit-{seed}"
+        if model.startswith("multimodal") and reuse:
+            rec = load_multimodal_recommender(ctx.cfg(run=run, refit=True), "last",
+                                              train=ctx.trainval)
+        elif model.startswith("multimodal"):
             overrides = {**multimodal_overrides(params), **extra, "training.epochs": epochs,
                          "training.validation_metric": "none"}
-            rec, _ = train_multimodal(ctx, f"{model}-refit-{seed}", overrides, refit=True,
-                                      seed=seed)
+            rec, _ = train_multimodal(ctx, run, overrides, refit=True, seed=seed)
         else:
             rec = fit_baseline(ctx, model, params, ctx.trainval, seed=seed)
         fit_seconds.append(time.perf_counter() - t0)
         runs.append(scores(ctx, rec, "test"))
         log(f"    seed {seed}: test {SELECT} {runs[-1]['mean'][SELECT]:.4f} "
             f"({fit_seconds[-1]:.0f} s)")
-    cell["seeds"] = n_seeds
-    cell["fit_seconds"] = round(float(np.mean(fit_seconds)), 2)
-    cell["test"] = summarise(runs)
-    cell["wall_seconds"] = round(time.perf_counter() - started, 1)
-    return cell
+    return runs, fit_seconds
+
+
+def rescore(ctx: Context, cell: dict, log) -> dict:
+    """Recompute a stored cell's test summary (current metric code) without tuning again."""
+    params = {k: v for k, v in cell["params"].items() if k != "epochs"
+              and not k.startswith(("model.", "training."))}
+    extra = {k: v for k, v in cell["params"].items() if k.startswith(("model.", "training."))}
+    runs, _ = refit_and_test(ctx, cell["model"], params, cell["params"].get("epochs"), extra,
+                             cell["seeds"], log, reuse=True)
+    return {**cell, "test": summarise(runs)}
 
 
 def bootstrap(values: np.ndarray, n: int = 1000, seed: int = 0) -> list[float]:
@@ -254,6 +277,16 @@ def bootstrap(values: np.ndarray, n: int = 1000, seed: int = 0) -> list[float]:
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
+def t_interval(values: list[float]) -> list[float] | None:
+    """95% Student-t interval of the mean of `values` (None for a single value)."""
+    if len(values) < 2:
+        return None
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values))
+    return [float(np.mean(values) - half), float(np.mean(values) + half)]
+
+
 def summarise(runs: list[dict]) -> dict:
     """Mean over seeds and bootstrap CI over users of each metric (see module docstring)."""
     out = {}
@@ -261,17 +294,12 @@ def summarise(runs: list[dict]) -> dict:
         per_user = np.mean([r["per_user"][metric] for r in runs], axis=0)
         out[metric] = {"mean": float(np.mean([r["mean"][metric] for r in runs])),
                        "ci95": bootstrap(np.asarray(per_user, dtype=float))}
+    # Coverage is a property of the whole set of lists: resampling users with replacement
+    # would bias it down, so its interval is over seeds (Student t; one seed: no interval).
     n_items = runs[0]["n_items"]
-    tops = [np.asarray(r["top10"], dtype=object) for r in runs]
-    cover = [len(np.unique(t)) / n_items for t in tops]
-    rng = np.random.default_rng(0)
-    boots = []
-    for _ in range(200):
-        idx = rng.integers(0, len(tops[0]), len(tops[0]))
-        boots.append(np.mean([len(np.unique(t[idx])) / n_items for t in tops]))
-    out["coverage@10"] = {"mean": float(np.mean(cover)),
-                          "ci95": [float(np.percentile(boots, 2.5)),
-                                   float(np.percentile(boots, 97.5))]}
+    cover = [len(np.unique(np.asarray(r["top10"], dtype=object))) / n_items for r in runs]
+    out["coverage@10"] = {"mean": float(np.mean(cover)), "per_seed": cover,
+                          "ci95": t_interval(cover)}
     out["n_test_users"] = len(runs[0]["users"])
     return out
 
@@ -293,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only these split strategies (default: each dataset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--redo", nargs="*", default=[], help="models to recompute")
+    parser.add_argument("--rescore", action="store_true",
+                        help="re-score stored cells that predate the per-seed coverage "
+                             "(stored multimodal refits are loaded, not retrained)")
     args = parser.parse_args(argv)
     import torch
 
@@ -308,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
             order = sorted(args.models, key=lambda m: m in ABLATIONS)  # tune before ablations
             for model in order:
                 path = cells / f"{model}.json"
+                if path.exists() and args.rescore and "per_seed" not in \
+                        json.loads(path.read_text())["test"]["coverage@10"]:
+                    print(f"[{dataset} / {split}] {model}: re-scoring", flush=True)
+                    write_json(path, rescore(ctx, json.loads(path.read_text()),
+                                             log=lambda msg: print(msg, flush=True)))
                 if path.exists() and model not in args.redo:
                     continue
                 if not claim(path.with_suffix(".running")):
@@ -366,6 +402,8 @@ def collect(cells: Path, out: Path) -> dict:
         cell = json.loads(path.read_text())
         dataset, split = path.parent.parent.name, path.parent.name
         entry = {m: cell["test"][m] for m in [*METRICS, "coverage@10"]}
+        if "per_seed" not in entry["coverage@10"]:  # cells from before the seed interval
+            entry["coverage@10"] = {"mean": entry["coverage@10"]["mean"], "ci95": None}
         entry.update({"params": cell["params"], "fit_seconds": cell["fit_seconds"],
                       "seeds": cell["seeds"], "n_test_users": cell["test"]["n_test_users"],
                       "tuning": [{k: v for k, v in t.items()} for t in cell["tuning"]]})

@@ -112,10 +112,10 @@ def stage_precompute(dataset, split, data_root, work, n_items) -> dict:
     return {"items": n_items, "seconds": seconds, "items_per_s": n_items / seconds}
 
 
-def _child(stage, args, queue) -> None:
+def _child(stage, threads, args, queue) -> None:
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     result = STAGES[stage](*args)
     result["peak_rss_mb"] = peak_rss_mb()
     queue.put(result)
@@ -125,11 +125,14 @@ STAGES = {"train_ours": stage_train_ours, "train_vbpr": stage_train_vbpr,
           "precompute": stage_precompute}
 
 
+THREADS = [2]
+
+
 def run_stage(stage: str, *args) -> dict:
     """`stage` in a fresh process (its own peak RSS)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(stage, args, queue))
+    proc = ctx.Process(target=_child, args=(stage, THREADS[0], args, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -170,10 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "speed.json")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--precompute_items", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per stage")
     args = parser.parse_args(argv)
+    THREADS[0] = args.threads
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
     result["machine"] = {"python": platform.python_version(), "cpus": mp.cpu_count(),
-                         "processor": platform.processor() or platform.machine()}
+                         "processor": platform.processor() or platform.machine(),
+                         "torch_threads": args.threads}
     for dataset in args.datasets:
         prepare(dataset, args.data_root, args.work)
         split = DATASETS[dataset]["splits"][0]

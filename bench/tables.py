@@ -20,6 +20,8 @@ ORDER = ["multimodal", "popularity", "item_knn", "user_knn", "ease", "als", "bpr
 
 
 def _cell(value: dict) -> str:
+    if value.get("ci95") is None:
+        return f"{value['mean']:.4f}"
     lo, hi = value["ci95"]
     return f"{value['mean']:.4f} [{lo:.4f}, {hi:.4f}]"
 
