@@ -66,3 +66,20 @@ def make_config(tmp_path):
         return path, load_config(path)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Tiny random Hugging Face models saved like the hub ships them, built once per session:
+    `tiny_models("bert") -> Path` (see `tests.features.conftest.build_tiny` for the kinds)."""
+    from tests.features.conftest import build_tiny
+
+    root = tmp_path_factory.mktemp("tiny_models")
+    built: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in built:
+            built[kind] = build_tiny(kind, root / kind)
+        return built[kind]
+
+    return get

@@ -124,17 +124,3 @@ def build_tiny(kind: str, target: Path) -> Path:
     else:
         raise ValueError(kind)
     return target
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-    """Build each tiny model once per session: `tiny_models("clip") -> Path`."""
-    root = tmp_path_factory.mktemp("tiny_models")
-    built: dict[str, Path] = {}
-
-    def get(kind: str) -> Path:
-        if kind not in built:
-            built[kind] = build_tiny(kind, root / kind)
-        return built[kind]
-
-    return get

@@ -66,20 +66,3 @@ def train_config(prepared_demo, small_demo, tmp_path):
         return validate_config(raw)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def tiny_encoders(tmp_path_factory):
-    """Tiny random Hugging Face encoders saved like the hub ships them: `tiny_encoders("bert")`
-    (text, 32-d) and `tiny_encoders("resnet")` (images, 16-d on 32x32 crops)."""
-    from tests.features.conftest import build_tiny
-
-    root = tmp_path_factory.mktemp("tiny_encoders")
-    built: dict[str, Path] = {}
-
-    def get(kind: str) -> Path:
-        if kind not in built:
-            built[kind] = build_tiny(kind, root / kind)
-        return built[kind]
-
-    return get

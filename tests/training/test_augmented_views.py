@@ -95,15 +95,15 @@ def test_frozen_augmentation_without_views_warns(train_config):
         Trainer(config, Context(torch.device("cpu")), features=synthetic_features(config))
 
 
-def test_real_cache_end_to_end_evaluation_ignores_views(train_config, tiny_encoders):
+def test_real_cache_end_to_end_evaluation_ignores_views(train_config, tiny_models):
     """precompute with views -> train (reads them from the cache) -> evaluate / recommend: the
     same numbers as for a config without views."""
     from pixelrec.evaluation import evaluate_recommender
     from pixelrec.features import precompute
     from pixelrec.models.multimodal import load_multimodal_recommender
 
-    encoders = {"model__vision_model": f"hf:{tiny_encoders('resnet')}",
-                "model__language_model": f"hf:{tiny_encoders('bert')}"}
+    encoders = {"model__vision_model": f"hf:{tiny_models('resnet')}",
+                "model__language_model": f"hf:{tiny_models('bert')}"}
     config = train_config(training__epochs=1, data__text_augmentation__enabled=True,
                           data__text_augmentation__cached_views=1,
                           data__text_augmentation__random_delete_prob=0.5, **AUGMENT, **encoders)

@@ -21,9 +21,9 @@ from tests.training.conftest import synthetic_features
 CPU = Context(torch.device("cpu"))
 
 
-def encoder_config(train_config, tiny_encoders, *, vision=True, text=True, **overrides):
-    model = {"model__vision_model": f"hf:{tiny_encoders('resnet')}" if vision else None,
-             "model__language_model": f"hf:{tiny_encoders('bert')}" if text else None}
+def encoder_config(train_config, tiny_models, *, vision=True, text=True, **overrides):
+    model = {"model__vision_model": f"hf:{tiny_models('resnet')}" if vision else None,
+             "model__language_model": f"hf:{tiny_models('bert')}" if text else None}
     return train_config(training__batch_size=64, **model, **overrides)
 
 
@@ -51,8 +51,8 @@ def test_frozen_by_default_no_encoder_in_the_graph(train_config):
     assert len(trainer.optimizer.param_groups) == 2
 
 
-def test_one_step_updates_the_unfrozen_encoder_only(train_config, tiny_encoders):
-    config = encoder_config(train_config, tiny_encoders, model__freeze_vision=False,
+def test_one_step_updates_the_unfrozen_encoder_only(train_config, tiny_models):
+    config = encoder_config(train_config, tiny_models, model__freeze_vision=False,
                             model__freeze_language=False,
                             training__encoder_learning_rate=1e-3)
     trainer = Trainer(config, CPU)
@@ -73,12 +73,12 @@ def test_one_step_updates_the_unfrozen_encoder_only(train_config, tiny_encoders)
     assert all(p.grad is None for p in encoders["image"].parameters())
 
 
-def test_fine_tuned_checkpoint_round_trip(train_config, tiny_encoders):
+def test_fine_tuned_checkpoint_round_trip(train_config, tiny_models):
     from pixelrec.features.encoders import load_encoder
     from pixelrec.models.multimodal import load_multimodal_recommender
     from pixelrec.training.checkpoint import load_checkpoint
 
-    config = encoder_config(train_config, tiny_encoders, vision=False,
+    config = encoder_config(train_config, tiny_models, vision=False,
                             model__freeze_language=False, training__epochs=1,
                             training__encoder_learning_rate=1e-3)
     trainer = Trainer(config, CPU)
@@ -122,8 +122,8 @@ def test_fine_tuned_checkpoint_round_trip(train_config, tiny_encoders):
                                atol=1e-5)
 
 
-def test_image_augmentation_on_the_fly_in_training_only(train_config, tiny_encoders):
-    config = encoder_config(train_config, tiny_encoders, text=False, model__freeze_vision=False,
+def test_image_augmentation_on_the_fly_in_training_only(train_config, tiny_models):
+    config = encoder_config(train_config, tiny_models, text=False, model__freeze_vision=False,
                             data__image_augmentation__enabled=True,
                             data__image_augmentation__blur_prob=0.5)
     trainer = Trainer(config, CPU)
@@ -157,11 +157,11 @@ def test_image_augmentation_on_the_fly_in_training_only(train_config, tiny_encod
     assert changed(before, tower.encoders["image"])
 
 
-def test_resume_with_a_fine_tuned_encoder_is_exact(train_config, tiny_encoders):
+def test_resume_with_a_fine_tuned_encoder_is_exact(train_config, tiny_models):
     from pixelrec.training import train_model
     from pixelrec.training.checkpoint import load_checkpoint
 
-    config = encoder_config(train_config, tiny_encoders, vision=False,
+    config = encoder_config(train_config, tiny_models, vision=False,
                             model__freeze_language=False, training__epochs=2,
                             data__text_augmentation__enabled=True)
     full = train_model(config, device="cpu")
@@ -199,8 +199,8 @@ def test_trainable_efficientnet_matches_the_frozen_cache_encoder():
 
 
 def test_encoders_see_only_batch_items_in_training_and_the_catalogue_once_per_epoch(
-        train_config, tiny_encoders, monkeypatch):
-    config = encoder_config(train_config, tiny_encoders, vision=False,
+        train_config, tiny_models, monkeypatch):
+    config = encoder_config(train_config, tiny_models, vision=False,
                             model__freeze_language=False, training__epochs=1)
     trainer = Trainer(config, CPU)
     calls = []
