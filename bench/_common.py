@@ -137,6 +137,18 @@ def read_split(config: Config) -> dict[str, pd.DataFrame]:
             for name in ("train", "val", "test")}
 
 
+def bench_parser(doc: str, out_name: str):
+    """The arguments every bench script shares: --data_root, --work, --out, --datasets."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--data_root", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / out_name)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    return parser
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     import resource

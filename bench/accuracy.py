@@ -24,7 +24,6 @@ interrupted run resumes where it stopped; `bench/results/accuracy.json` and the 
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -38,7 +37,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from _common import (  # noqa: E402 - sets sys.path for pixelrec
     DATASETS,
-    ROOT,
+    bench_parser,
     dataset_config,
     prepare,
     quiet,
@@ -307,11 +306,7 @@ def summarise(runs: list[dict]) -> dict:
 # ---- driver ----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data_root", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "accuracy.json")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser = bench_parser(__doc__, "accuracy.json")
     parser.add_argument("--models", nargs="+", default=MAIN_MODELS + list(ABLATIONS),
                         choices=MAIN_MODELS + list(ABLATIONS))
     parser.add_argument("--trials", type=int, default=5, help="tuning budget per main model")

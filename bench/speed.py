@@ -18,7 +18,6 @@ own:
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing as mp
 import platform
@@ -27,7 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DATASETS, ROOT, dataset_config, peak_rss_mb, prepare, quiet, write_json
+from _common import (
+    DATASETS,
+    bench_parser,
+    dataset_config,
+    peak_rss_mb,
+    prepare,
+    quiet,
+    read_split,
+    write_json,
+)
 
 VBPR_EPOCHS = [5, 10, 20, 40]
 
@@ -39,25 +47,21 @@ def _tuned(work: Path, dataset: str, split: str, model: str) -> dict:
 
 def stage_train_ours(dataset, split, data_root, work) -> dict:
     import numpy as np
-    import pandas as pd
-    from accuracy import MULTIMODAL_KEYS
+    from accuracy import multimodal_overrides
 
     from pixelrec.evaluation.core import evaluate_interactions
     from pixelrec.models.multimodal.loading import load_multimodal_recommender
     from pixelrec.training import train_model
 
     params = _tuned(work, dataset, split, "multimodal")
-    overrides = {MULTIMODAL_KEYS[k]: v for k, v in params.items() if k in MULTIMODAL_KEYS}
+    overrides = multimodal_overrides({k: v for k, v in params.items() if k != "epochs"})
     config = dataset_config(dataset, split, data_root, work, run="speed", overrides=overrides)
     summary = train_model(config)
     history = summary["history"]
     best = summary["best_epoch"]
     to_best = sum(h["seconds"] for h in history[:best])
     train_only = [h.get("train_seconds", h["seconds"]) for h in history]
-    split_dir = Path(config.data.split_data_path)
-    frames = {n: pd.read_parquet(split_dir / f"{n}.parquet").astype({"user_id": str,
-                                                                       "item_id": str})
-              for n in ("train", "val", "test")}
+    frames = read_split(config)
     rec = load_multimodal_recommender(config, "best", train=frames["train"])
     started = time.perf_counter()
     out = evaluate_interactions(rec, frames["test"], [frames["train"], frames["val"]],
@@ -167,11 +171,7 @@ def rows(ours: dict, vbpr: dict, pre: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data_root", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "speed.json")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser = bench_parser(__doc__, "speed.json")
     parser.add_argument("--precompute_items", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2, help="torch threads per stage")
     args = parser.parse_args(argv)
