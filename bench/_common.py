@@ -28,7 +28,7 @@ from pixelrec.config import Config, load_config, validate_config  # noqa: E402
 # dataset folder name -> example config and the split strategies benchmarked on it
 DATASETS: dict[str, dict[str, Any]] = {
     "ml1m-posters-100k": {"config": "configs/examples/movielens_posters.yaml",
-                          "splits": ["temporal", "cold_item"]},
+                          "splits": ["temporal", "cold_item", "leave_one_out"]},
     "ml-latest-small-posters": {"config": "configs/examples/ml_latest_small_posters.yaml",
                                 "splits": ["leave_one_out"]},
 }

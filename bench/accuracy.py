@@ -49,6 +49,7 @@ from pixelrec.evaluation.core import evaluate_interactions  # noqa: E402
 from pixelrec.evaluation.data import catalogue  # noqa: E402
 
 METRICS = ["ndcg@10", "recall@20", "hit_rate@10"]
+PAIRED = ["ndcg@10", "recall@20"]  # metrics of the paired tests against the best baseline
 SELECT = "ndcg@10"
 
 # Search spaces. The first entry of each is the library default; the rest are drawn from the grid.
@@ -62,30 +63,40 @@ GRIDS: dict[str, dict[str, list]] = {
     "bpr": {"factors": [64, 32, 128], "learning_rate": [0.01, 0.05],
             "regularization": [0.01, 0.001], "iterations": [100, 200]},
     "content_knn": {"modalities": ["image+text", "image", "text"]},
+    "multimodal_ease": {"l2": [500.0, 100.0, 250.0, 1000.0, 2000.0, 5000.0],
+                        "delta": [50.0, 0.0, 10.0, 200.0, 1000.0],
+                        "modalities": ["image+text", "text"]},
     "multimodal": {"learning_rate": [3e-3, 1e-3], "embedding_dim": [64, 128],
-                   "id_dropout": [0.3, 0.1, 0.5], "temperature": [0.1, 0.05, 0.2],
-                   "logq_correction": [False, True]},
+                   "id_dropout": [0.1, 0.0, 0.3], "history_dropout": [0.2, 0.5],
+                   "history_length": [50, 100]},
     "cornac-vbpr": {"k": [10, 20, 50], "k2": [10, 20, 50], "learning_rate": [0.005, 0.001, 0.01],
                     "lambda_w": [0.01, 0.1], "n_epochs": [50, 20]},
     "cornac-bpr": {"k": [10, 32, 64, 128], "learning_rate": [0.001, 0.01, 0.05],
                    "lambda_reg": [0.01, 0.001], "max_iter": [100, 200]},
 }
-MAIN_MODELS = list(GRIDS)
-SEEDED = {"multimodal", "als", "bpr", "cornac-vbpr", "cornac-bpr"}
+# The ensemble's members keep their own tuned cells; its weights are tuned by its own val search.
+ENSEMBLE = "ensemble"
+MAIN_MODELS = [*GRIDS, ENSEMBLE]
+OURS = ("multimodal", "multimodal_ease", ENSEMBLE)
+SEEDED = {"multimodal", "als", "bpr", "cornac-vbpr", "cornac-bpr", ENSEMBLE}
 MULTIMODAL_KEYS = {"learning_rate": "training.learning_rate",
-                   "logq_correction": "training.logq_correction",
                    "embedding_dim": "model.embedding_dim", "id_dropout": "model.id_dropout",
-                   "temperature": "model.temperature"}
+                   "history_dropout": "model.history_dropout",
+                   "history_length": "model.history_length"}
 ABLATIONS: dict[str, dict[str, Any]] = {
-    "multimodal-concatenate": {"model.fusion_type": "concatenate"},
-    "multimodal-gated": {"model.fusion_type": "gated"},
-    "multimodal-attention": {"model.fusion_type": "attention"},
-    "multimodal-sum": {"model.fusion_type": "sum"},
+    "multimodal-mean-history": {"model.user_history": "mean"},
+    "multimodal-id-token": {"model.item_id_fusion": "token"},
+    "multimodal-cosine": {"model.similarity": "cosine"},
+    "multimodal-no-new-item-loss": {"model.new_item_loss_weight": 0.0},
     "multimodal-no-contrastive": {"model.use_contrastive": False},
-    "multimodal-no-history": {"model.user_history": "none"},
     "multimodal-no-images": {"model.vision_model": None, "model.use_contrastive": False},
     "multimodal-no-text": {"model.language_model": None, "model.use_contrastive": False},
 }
+
+
+def is_trained(model: str) -> bool:
+    """The multimodal model or one of its ablations (trained with `train_model`)."""
+    return model == "multimodal" or model in ABLATIONS
 
 
 def candidates(model: str, trials: int, seed: int = 0) -> list[dict]:
@@ -150,6 +161,12 @@ def fit_baseline(ctx: Context, model: str, params: dict, train: pd.DataFrame, se
         from cornac_models import CornacBPR
 
         rec = CornacBPR(seed=seed, **params)
+    elif model == "multimodal_ease":
+        modalities = {m: 1.0 for m in params["modalities"].split("+")}
+        config = ctx.cfg(overrides={"multimodal_ease.l2": params["l2"],
+                                    "multimodal_ease.delta": params["delta"],
+                                    "multimodal_ease.modalities": modalities})
+        rec = create_recommender(model, config)
     else:
         overrides = {f"evaluation.baselines.{model}.{k}": v for k, v in params.items()}
         config = ctx.cfg(overrides={**overrides, "seed": seed})
@@ -198,6 +215,8 @@ def run_cell(ctx: Context, model: str, trials: int, seeds: int, tuned: dict | No
              log) -> dict:
     """Tune (main models) or reuse the tuned multimodal configuration (ablations), refit on
     train+val with each seed, evaluate on test."""
+    if model == ENSEMBLE:
+        return run_ensemble_cell(ctx, seeds, log)
     cell: dict[str, Any] = {"model": model, "tuning": []}
     started = time.perf_counter()
     if model in ABLATIONS:
@@ -224,9 +243,78 @@ def run_cell(ctx: Context, model: str, trials: int, seeds: int, tuned: dict | No
         params, epochs = best["params"], best.get("epochs")
     cell["params"] = {**params, **({"epochs": epochs} if epochs else {}),
                       **{k: v for k, v in extra.items()}}
-    n_seeds = seeds if (model in SEEDED or model.startswith("multimodal")) else 1
+    n_seeds = seeds if (model in SEEDED or is_trained(model)) else 1
     runs, fit_seconds = refit_and_test(ctx, model, params, epochs, extra, n_seeds, log)
     cell["seeds"] = n_seeds
+    cell["fit_seconds"] = round(float(np.mean(fit_seconds)), 2)
+    cell["test"] = summarise(runs)
+    cell["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return cell
+
+
+def _cell(ctx: Context, model: str) -> dict:
+    path = ctx.work / "cells" / ctx.dataset / ctx.split / f"{model}.json"
+    if not path.exists():
+        raise RuntimeError(f"the ensemble needs the tuned {model} cell first ({path})")
+    return json.loads(path.read_text())
+
+
+def ensemble_members(ctx: Context, mm_run: str, mm_checkpoint: str, mease_params: dict,
+                     train: pd.DataFrame) -> dict:
+    """The default members, unfitted but configured from their tuned cells: the multimodal model
+    binds an already trained checkpoint (`mm_run`), multimodal_ease is refitted (seconds)."""
+    from pixelrec.models import create_recommender
+    from pixelrec.models.multimodal import MultimodalRecommender
+
+    mm_config = ctx.cfg(run=mm_run, refit=mm_run.startswith("multimodal-refit"))
+    mease = fit_baseline(ctx, "multimodal_ease", mease_params, train, seed=0)
+    return {"multimodal": MultimodalRecommender(mm_config, mm_checkpoint),
+            "multimodal_ease": mease,
+            "popularity": create_recommender("popularity", ctx.config)}
+
+
+def run_ensemble_cell(ctx: Context, seeds: int, log) -> dict:
+    """Weights tuned on val by the ensemble's own search over members fitted on train (the
+    tuned multimodal run's best checkpoint, the tuned multimodal_ease); then, per seed, the
+    same weights over the members refitted on train+val (the multimodal cell's refit runs)."""
+    from pixelrec.models.ensemble import EnsembleRecommender
+
+    started = time.perf_counter()
+    mm, mease = _cell(ctx, "multimodal"), _cell(ctx, "multimodal_ease")
+    best_trial = int(np.argmax([t["val_" + SELECT] for t in mm["tuning"]]))
+    mease_params = {k: v for k, v in mease["params"].items() if k != "epochs"}
+    members = ensemble_members(ctx, f"tune-{best_trial}", "best", mease_params,
+                               ctx.frames["train"])
+    cfg = ctx.config.ensemble
+    t0 = time.perf_counter()
+    ens = EnsembleRecommender(members, normalisation=cfg.normalisation, trials=cfg.trials,
+                              tuning_users=cfg.tuning_users, metric=cfg.metric,
+                              seed=ctx.config.seed, config=ctx.config)
+    with quiet():
+        ens.fit(ctx.frames["train"], items=ctx.items, val=ctx.frames["val"])
+    tuning = ens.tuning_
+    log(f"    weights {tuning['weights']} cold {tuning['cold_weights']} offset "
+        f"{tuning['cold_offset']} -> val {SELECT} {tuning['value']:.4f}")
+    params = {"members": list(members), "weights": [round(w, 4) for w in tuning["weights"]],
+              "cold_weights": [round(w, 4) for w in tuning["cold_weights"]],
+              "cold_offset": tuning["cold_offset"]}
+    cell: dict[str, Any] = {"model": ENSEMBLE, "params": params,
+                            "tuning": [{"params": params, "val_" + SELECT: tuning["value"],
+                                        "trials": len(tuning["trials"]),
+                                        "seconds": round(time.perf_counter() - t0, 2)}]}
+    runs, fit_seconds = [], []
+    for seed in range(min(seeds, mm["seeds"])):
+        t0 = time.perf_counter()
+        members = ensemble_members(ctx, f"multimodal-refit-{seed}", "last", mease_params,
+                                   ctx.trainval)
+        rec = EnsembleRecommender(members, tuning["weights"], tuning["cold_weights"],
+                                  tuning["cold_offset"], cfg.normalisation, seed=seed)
+        with quiet():
+            rec.fit(ctx.trainval, items=ctx.items)
+        fit_seconds.append(time.perf_counter() - t0)
+        runs.append(scores(ctx, rec, "test"))
+        log(f"    seed {seed}: test {SELECT} {runs[-1]['mean'][SELECT]:.4f}")
+    cell["seeds"] = len(runs)
     cell["fit_seconds"] = round(float(np.mean(fit_seconds)), 2)
     cell["test"] = summarise(runs)
     cell["wall_seconds"] = round(time.perf_counter() - started, 1)
@@ -243,10 +331,10 @@ def refit_and_test(ctx: Context, model: str, params: dict, epochs: int | None, e
     for seed in range(n_seeds):
         t0 = time.perf_counter()
         run = f"{model}-refit-{seed}"
-        if model.startswith("multimodal") and reuse:
+        if is_trained(model) and reuse:
             rec = load_multimodal_recommender(ctx.cfg(run=run, refit=True), "last",
                                               train=ctx.trainval)
-        elif model.startswith("multimodal"):
+        elif is_trained(model):
             overrides = {**multimodal_overrides(params), **extra, "training.epochs": epochs,
                          "training.validation_metric": "none"}
             rec, _ = train_multimodal(ctx, run, overrides, refit=True, seed=seed)
@@ -300,6 +388,10 @@ def summarise(runs: list[dict]) -> dict:
     out["coverage@10"] = {"mean": float(np.mean(cover)), "per_seed": cover,
                           "ci95": t_interval(cover)}
     out["n_test_users"] = len(runs[0]["users"])
+    # seed-averaged per-user values, kept in the cell for paired comparisons (not in the JSON)
+    out["per_user"] = {"users": list(runs[0]["users"]),
+                       **{m: np.mean([r["per_user"][m] for r in runs], axis=0).round(6).tolist()
+                          for m in PAIRED}}
     return out
 
 
@@ -331,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             ctx = Context(dataset, split, args.data_root, args.work)
             cells = args.work / "cells" / dataset / split
-            order = sorted(args.models, key=lambda m: m in ABLATIONS)  # tune before ablations
+            # tune before ablations and the ensemble, which reuse the tuned cells
+            order = sorted(args.models, key=lambda m: m in ABLATIONS or m == ENSEMBLE)
             for model in order:
                 path = cells / f"{model}.json"
                 if path.exists() and args.rescore and "per_seed" not in \
@@ -345,10 +438,16 @@ def main(argv: list[str] | None = None) -> int:
                     continue  # another bench process is computing this cell
                 print(f"[{dataset} / {split}] {model}", flush=True)
                 tuned = None
+                if model == ENSEMBLE and not all((cells / f"{m}.json").exists()
+                                                 for m in ("multimodal", "multimodal_ease")):
+                    print("    skipped: needs the tuned multimodal and multimodal_ease cells")
+                    path.with_suffix(".running").unlink(missing_ok=True)
+                    continue
                 if model in ABLATIONS:
                     main_cell = cells / "multimodal.json"
                     if not main_cell.exists():
                         print("    skipped: needs the tuned multimodal cell first")
+                        path.with_suffix(".running").unlink(missing_ok=True)
                         continue
                     info = json.loads(main_cell.read_text())
                     tuned = {"params": {k: v for k, v in info["params"].items()
@@ -403,8 +502,51 @@ def collect(cells: Path, out: Path) -> dict:
                       "seeds": cell["seeds"], "n_test_users": cell["test"]["n_test_users"],
                       "tuning": [{k: v for k, v in t.items()} for t in cell["tuning"]]})
         result.setdefault(dataset, {}).setdefault(split, {})[cell["model"]] = entry
+    for dataset_dir in sorted(p for p in cells.iterdir() if p.is_dir()):
+        for split_dir in sorted(p for p in dataset_dir.iterdir() if p.is_dir()):
+            compare_with_best_baseline(split_dir, result[dataset_dir.name][split_dir.name])
     write_json(out, result)
     return result
+
+
+def paired_bootstrap(ours: np.ndarray, theirs: np.ndarray, n: int = 10000,
+                     seed: int = 0) -> float:
+    """Two-sided p-value of mean(ours - theirs) = 0, resampling users (paired)."""
+    diff = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
+    # centre the bootstrap distribution on 0 (the null) and compare with the observed mean
+    p = float(np.mean(np.abs(means - diff.mean()) >= abs(diff.mean())))
+    return max(p, 1.0 / n)
+
+
+def compare_with_best_baseline(split_dir: Path, models: dict) -> None:
+    """Per metric in PAIRED: the baseline with the best test mean, and for each of our models
+    the ratio of means and a paired bootstrap p-value over the common test users."""
+    baselines = [m for m in models if m not in OURS and m not in ABLATIONS]
+    for metric in PAIRED:
+        if not baselines:
+            return
+        best = max(baselines, key=lambda m: models[m][metric]["mean"])
+        theirs = json.loads((split_dir / f"{best}.json").read_text())["test"]
+        if "per_user" not in theirs:
+            continue
+        for model in OURS:
+            path = split_dir / f"{model}.json"
+            if model not in models or not path.exists():
+                continue
+            mine = json.loads(path.read_text())["test"]
+            if "per_user" not in mine:
+                continue
+            a = pd.Series(mine["per_user"][metric], index=mine["per_user"]["users"])
+            b = pd.Series(theirs["per_user"][metric], index=theirs["per_user"]["users"])
+            common = a.index.intersection(b.index)
+            base = models[best][metric]["mean"]
+            models[model].setdefault("vs_best_baseline", {})[metric] = {
+                "baseline": best, "ratio": round(models[model][metric]["mean"] / base, 4)
+                if base > 0 else None,
+                "p_value": paired_bootstrap(a[common].to_numpy(), b[common].to_numpy()),
+                "users": len(common)}
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 METRICS = ["ndcg@10", "recall@20", "hit_rate@10", "coverage@10"]
-ORDER = ["multimodal", "popularity", "item_knn", "user_knn", "ease", "als", "bpr", "content_knn",
+OURS = ["ensemble", "multimodal_ease", "multimodal"]
+ORDER = [*OURS, "popularity", "item_knn", "user_knn", "ease", "als", "bpr", "content_knn",
          "cornac-vbpr", "cornac-bpr"]
 
 
@@ -46,7 +47,23 @@ def accuracy_tables(result: dict) -> str:
                            + f" | {row.get('seeds', 1)} | {row['fit_seconds']:.1f} | "
                            f"{_params(row['params'])} |")
             out.append("")
+            out.extend(versus_table(models))
     return "\n".join(out).rstrip() + "\n"
+
+
+def versus_table(models: dict) -> list[str]:
+    """Each of our models against the best baseline (by test mean) per paired metric: ratio of
+    means and the paired bootstrap p-value over the common test users."""
+    rows = []
+    for name in OURS:
+        for metric, v in models.get(name, {}).get("vs_best_baseline", {}).items():
+            ratio = "-" if v["ratio"] is None else f"{v['ratio']:.3f}"
+            rows.append(f"| {name} | {metric} | {v['baseline']} | {ratio} | "
+                        f"{v['p_value']:.4f} | {v['users']} |")
+    if not rows:
+        return []
+    return ["| ours | metric | best baseline | ratio | paired bootstrap p | users |",
+            "|---|---|---|---|---|---|", *rows, ""]
 
 
 def speed_tables(result: dict) -> str:

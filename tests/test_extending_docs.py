@@ -17,8 +17,8 @@ from pixelrec.evaluation.metrics import topk_metrics
 from pixelrec.features.registry import ENCODERS
 from pixelrec.models import RECOMMENDERS, create_recommender, recommender_types
 from pixelrec.models.multimodal.fusion import FUSIONS
+from pixelrec.testing import block_data
 from pixelrec.training.losses import LOSSES
-from tests.models.blocks import block_data
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)

@@ -25,8 +25,8 @@ def dotted_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 def flatten(tree: dict, prefix: str = "") -> set[str]:
     out = set()
     for key, value in tree.items():
-        if isinstance(value, dict):
-            out |= flatten(value, f"{prefix}{key}.")
+        if isinstance(value, dict):  # a section, or a key whose value is a map
+            out |= flatten(value, f"{prefix}{key}.") | {f"{prefix}{key}"}
         else:
             out.add(f"{prefix}{key}")
     return out

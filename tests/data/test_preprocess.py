@@ -69,3 +69,20 @@ def test_filtering_to_nothing_writes_nothing(small_demo, make_config, tmp_path):
         preprocess(config, progress=False)
     assert not (tmp_path / "processed" / "item_info.parquet").exists()
     assert not (tmp_path / "processed" / "interactions.parquet").exists()
+
+
+def test_catalogue_is_the_items_that_kept_an_interaction(small_demo, make_config, tmp_path):
+    strict = {"min_user_interactions": 3, "min_item_interactions": 4}
+    _, config = make_config(small_demo, filtering=strict)
+    report = preprocess(config, progress=False)
+    items = pd.read_parquet(config.data.processed_item_info_path)
+    inter = pd.read_parquet(config.data.processed_interactions_path)
+    assert set(items["item_id"]) == set(inter["item_id"])  # interacted (default)
+    dropped = report["items"]["dropped_without_interactions"]
+    assert dropped >= 1 and dropped == 120 - len(items)
+
+    _, config = make_config(small_demo, filtering=strict, catalogue="all")
+    report = preprocess(config, progress=False)
+    every = pd.read_parquet(config.data.processed_item_info_path)
+    assert len(every) == 120 and "dropped_without_interactions" not in report["items"]
+    assert set(items["item_id"]) < set(every["item_id"])

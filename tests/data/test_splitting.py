@@ -14,6 +14,7 @@ from pixelrec.data.splitting import (
     check_leakage,
     sample_interactions,
     split_interactions,
+    split_stats,
 )
 from pixelrec.errors import DataError
 
@@ -142,3 +143,36 @@ def test_sampling_keeps_whole_histories(df, n, seed):
         assert len(sampled) <= n
     by_users = sample_interactions(df, sample_users=2, seed=seed)
     assert by_users["user_id"].nunique() == min(2, df["user_id"].nunique())
+
+
+def test_leave_one_out_ties_keep_the_file_order():
+    rows = [("a", "x", 1), ("a", "y", 2), ("a", "z", 2), ("a", "w", 2),
+            ("b", "x", 1), ("b", "y", 2), ("b", "z", 3),
+            ("c", "x", 0), ("c", "y", 0), ("c", "z", 0), ("c", "w", 0), ("c", "v", 1),
+            ("c", "u", 2)]  # c puts every item in train; its own holdout (v, u) is dropped
+    split = split_interactions(frame(rows), SplittingConfig(strategy="leave_one_out"))
+    assert rows_of(split.test) == [("a", "w", 2), ("b", "z", 3)]  # the later row of the tie
+    assert rows_of(split.val) == [("a", "z", 2), ("b", "y", 2)]
+    reordered = frame([rows[0], rows[3], rows[2], rows[1], *rows[4:]])  # w, z, y in the file
+    split = split_interactions(reordered, SplittingConfig(strategy="leave_one_out"))
+    assert rows_of(split.test) == [("a", "y", 2), ("b", "z", 3)]
+    assert rows_of(split.val) == [("a", "z", 2), ("b", "y", 2)]
+    ties = split_stats(split)["ties"]
+    # a's val and test rows share t=2 with a train row; b's and c's holdouts tie with nothing
+    assert ties["users_with_tied_holdout"] == 1 and ties["held_out_moments_tied"] == 2
+
+
+def test_split_stats_report_what_happened():
+    df = frame([("a", "x", 1), ("b", "y", 2), ("a", "y", 3), ("b", "x", 3), ("c", "x", 3),
+                ("c", "y", 4), ("a", "z", 5), ("b", "z", 5), ("c", "z", 6), ("a", "w", 7)])
+    cfg = SplittingConfig(strategy="temporal", train_ratio=0.3, val_ratio=0.3, test_ratio=0.4)
+    stats = split_stats(split_interactions(df, cfg))
+    assert stats["cuts"] == {"val_from": 3, "test_from": 5}
+    assert stats["realized_fractions"] == {"train": 0.5, "val": 0.5, "test": 0.0}
+    assert stats["removed"] == {"val_user_not_in_train": 2, "test_user_not_in_train": 1,
+                                "test_item_not_in_train": 3}
+    assert stats["leakage_checks_passed"] == ["no_row_in_two_parts", "val_test_not_before_train",
+                                              "val_test_users_and_items_in_train"]
+    loo = split_stats(split_interactions(grid(), SplittingConfig(strategy="leave_one_out")))
+    assert "cuts" not in loo
+    assert loo["realized_fractions"] == {"train": 0.6, "val": 0.2, "test": 0.2}

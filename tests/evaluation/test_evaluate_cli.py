@@ -137,3 +137,19 @@ def test_script_wrapper_runs_evaluate(crafted):
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp / "results" / "rank.json").read_text())
     assert set(result["metrics"]) == {"auc", "gauc", "ndcg", "mrr"}
+
+
+@pytest.mark.parametrize("fold_in", [True, False])
+def test_val_interactions_are_folded_in_before_testing(crafted, fold_in):
+    tmp, config = crafted
+    # d is new in val (u2, u3): folded in, it is a known item with popularity 2, so u1's top 2
+    # of {b 2, d 2, c 1} holds both test items; on train alone d is cold and never ranked
+    pd.DataFrame([("u2", "d"), ("u3", "d")], columns=["user_id", "item_id"]).assign(
+        timestamp=1).to_parquet(tmp / "splits" / "val.parquet")
+    assert evaluate(config, "--recommender_type", "popularity", "--train_data",
+                    str(tmp / "splits" / "train.csv"), "--output", "pop",
+                    "--set", f"evaluation.fold_in_val={str(fold_in).lower()}") == 0
+    result = json.loads((tmp / "results" / "pop").read_text())
+    assert result["per_user"]["recall@2"] == [1.0 if fold_in else 0.5, 1.0, 0.0]
+    assert result["metadata"]["history"] == ("train+val" if fold_in else "train")
+    assert result["metadata"]["catalogue"]["cold_items"] == (1 if fold_in else 2)

@@ -20,7 +20,7 @@ def tiny_config_dict(raw: Path, work: Path) -> dict:
     cfg["data"]["cache_config"] = {"cache_directory": str(work / "cache")}
     cfg.update({"seed": 3,
                 "model": {"embedding_dim": 16, "fusion_hidden_dims": [32], "history_length": 10,
-                          "use_item_id": False},
+                          "use_item_id": False, "item_bias": False},
                 "training": {"epochs": 2, "batch_size": 128, "progress": False,
                              "learning_rate": 0.01, "device": "cpu"},
                 "evaluation": {"k_values": [5, 10], "bootstrap_samples": 50},

@@ -1,19 +1,18 @@
-"""The contract every recommender passes (implicit-style shared test over all models).
+"""The shipped recommender contract (`pixelrec.testing`) over every registered recommender.
 
 Parametrised over the registry: every recommender registered when this module is collected (the
-baselines, and e.g. one a plugin registered) runs the contract; the trained multimodal model runs
-it in test_multimodal_contract.py.
+baselines, ours, and e.g. one a plugin registered) runs the contract; the multimodal model, which
+trains, runs it in test_multimodal_contract.py with a small configuration.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from pixelrec import testing
 from pixelrec.config import load_config
-from pixelrec.models import BASELINE_TYPES, Recommender, create_recommender, get_recommender
-
-from .blocks import block_data, block_embeddings
+from pixelrec.models import RECOMMENDER_TYPES, Recommender, create_recommender
+from pixelrec.models.baselines import PopularityRecommender
 
 SMALL = [
     "evaluation.baselines.item_knn.k_neighbors=10",
@@ -23,114 +22,57 @@ SMALL = [
     "evaluation.baselines.bpr.factors=8",
     "evaluation.baselines.bpr.learning_rate=0.05",
     "evaluation.baselines.bpr.iterations=300",
+    "multimodal_ease.l2=1.0",
+    "multimodal_ease.delta=1.0",
+    "multimodal_ease.neighbours=3",
+    "ensemble.members=[ease, content_knn, popularity]",
+    "ensemble.trials=8",
 ]
-PERSONALISED = [t for t in BASELINE_TYPES if t not in ("random", "popularity")]
+CHECKED = [t for t in RECOMMENDER_TYPES if t != "multimodal"]
+NOT_PERSONALISED = ("random", "popularity")
 
 
-def fitted(name: str) -> Recommender:
-    train, _, items = block_data()
-    kwargs = {}
-    if get_recommender(name).kind == "content":
-        kwargs = {"item_embeddings": block_embeddings(items), "item_ids": items}
-    return create_recommender(name, load_config(None, SMALL), **kwargs).fit(train, items=items)
+def unfitted(name: str) -> Recommender:
+    _, _, items = testing.block_data()
+    return create_recommender(name, load_config(None, SMALL),
+                              item_embeddings=testing.block_embeddings(items), item_ids=items)
 
 
-@pytest.fixture
-def block():
-    return block_data()
-
-
-@pytest.fixture(scope="module", params=BASELINE_TYPES)
+@pytest.fixture(scope="module", params=CHECKED)
 def model(request):
-    return fitted(request.param)
+    return testing.fit_on_blocks(unfitted(request.param))
 
 
-def test_fit_indexes_users_and_the_whole_catalogue(model, block):
-    train, _, items = block
-    assert set(model.item_ids_) == set(items)
-    assert model.train_matrix_.shape == (train.user_id.nunique(), len(items))
-    assert model.train_matrix_.nnz == len(train)
+@pytest.mark.parametrize("check", testing.RECOMMENDER_CHECKS, ids=lambda c: c.__name__)
+def test_contract(model, check):
+    check(model)
 
 
-def test_score_shape_and_dtype(model, block):
-    _, held, items = block
-    users = list(held)[:4]
-    scores = model.score(users)
-    assert scores.shape == (4, len(items)) and scores.dtype == np.float32
-
-
-def test_recommend_excludes_seen_items(model, block):
-    train, held, _ = block
-    users = list(held)
-    ids, scores = model.recommend(users, k=3)
-    assert ids.shape == (len(users), 3) and scores.shape == (len(users), 3)
-    seen = set(zip(train.user_id, train.item_id, strict=True))
-    assert not any((u, i) in seen for u, row in zip(users, ids, strict=True) for i in row)
-    assert np.all(np.diff(scores, axis=1) <= 0)
-
-
-def test_recommend_can_include_seen_items(model, block):
-    _, held, items = block
-    ids, _ = model.recommend(list(held)[:1], k=len(items), exclude_seen=False)
-    assert len(set(ids[0])) == len(items)
-
-
-def test_held_out_item_ranks_first(model, block):
-    if model.name not in PERSONALISED:
+def test_held_out_item_ranks_first(model):
+    if model.name in NOT_PERSONALISED:
         pytest.skip("non-personalised models cannot find a user's held-out item")
-    _, held, _ = block
-    ids, _ = model.recommend(list(held), k=1)
-    assert ids[:, 0].tolist() == list(held.values())
+    testing.check_held_out_item_ranks_first(model)
 
 
-def test_unknown_users_get_finite_fallback_scores(model, block):
-    _, _, items = block
-    scores = model.score(["nobody", "nobody-else"])
-    assert scores.shape == (2, len(items))
-    assert np.isfinite(scores).sum(axis=1).min() >= len(items) - 3
-    ids, _ = model.recommend(["nobody"], k=2)
-    assert ids.shape == (1, 2)
+@pytest.mark.parametrize("name", CHECKED)
+def test_unfitted_model_raises_a_clear_error(name):
+    testing.check_unfitted_raises(unfitted(name))
 
 
-def test_cold_items_are_minus_inf_unless_the_model_scores_them(model, block):
-    _, held, _ = block
-    scores = model.score(list(held))
-    cold = np.isin(model.item_ids_, ["cold0", "cold1", "cold2"])
-    if model.scores_cold_items:
-        assert np.isfinite(scores[:, cold]).all()
-    else:
-        assert np.isneginf(scores[:, cold]).all() and np.isfinite(scores[:, ~cold]).all()
+class Broken(PopularityRecommender):
+    """Ignores exclude_seen: the contract must catch it."""
+
+    def recommend(self, user_ids, k=10, exclude_seen=True):
+        return super().recommend(user_ids, k, exclude_seen=False)
 
 
-def test_vector_models_score_by_dot_product(model, block):
-    if not model.has_vectors:
-        pytest.skip("no vector path")
-    _, held, _ = block
-    users = list(held)[:5]
-    expected = model.user_vectors(users) @ model.item_vectors().T
-    scores = model.score(users)
-    finite = np.isfinite(scores)
-    np.testing.assert_allclose(scores[finite], expected[finite], rtol=1e-5, atol=1e-6)
-
-
-def test_save_load_round_trip(model, block, tmp_path):
-    _, held, _ = block
-    path = tmp_path / "model.pkl"
-    model.save(path)
-    loaded = type(model).load(path)
-    users = list(held)[:3]
-    np.testing.assert_array_equal(loaded.score(users), model.score(users))
-
-
-def test_unfitted_model_raises_a_clear_error():
-    from pixelrec.errors import PixelRecError
-    from pixelrec.models.baselines import PopularityRecommender
-
-    with pytest.raises(PixelRecError, match="not fitted"):
-        PopularityRecommender().score(["u"])
+def test_check_recommender_runs_the_whole_contract_and_names_a_failing_check():
+    testing.check_recommender(unfitted("ease"))
+    with pytest.raises(AssertionError, match="returned a train item"):
+        testing.check_recommender(Broken(), personalised=False)
 
 
 def test_content_knn_recommends_cold_items_of_the_users_group():
-    model = fitted("content_knn")
+    model = testing.fit_on_blocks(unfitted("content_knn"))
     ids, _ = model.recommend(["u1_0"], k=2)
     assert set(ids[0]) == {"i1_0", "cold1"}

@@ -51,32 +51,61 @@ def test_selected_fusion_module_runs(fusion):
     ran = []
     net.item_tower.fusion.register_forward_hook(lambda m, i, o: ran.append(tuple(i[0].shape)))
     out = net.item_vectors()
-    assert out.shape == (8, 8) and torch.isfinite(out).all()
-    assert ran == [(8, 5, 8)]  # image, text, numeric, tags, id tokens
+    assert out.shape == (8, 9) and torch.isfinite(out).all()  # 8-d vector + the bias column
+    assert ran == [(8, 4, 8)]  # image, text, numeric, tags tokens; the id is a residual
+
+
+def test_item_id_as_a_fusion_token():
+    net = network(item_id_fusion="token")
+    ran = []
+    net.item_tower.fusion.register_forward_hook(lambda m, i, o: ran.append(tuple(i[0].shape)))
+    net.item_vectors()
+    assert ran == [(8, 5, 8)]  # ... plus the id token
 
 
 def test_gated_weights_are_a_softmax_over_modalities():
     net = network(fusion_type="gated")
     net.item_vectors()
     weights = net.item_tower.fusion.last_weights
-    assert weights.shape == (8, 5) and torch.allclose(weights.sum(1), torch.ones(8))
+    assert weights.shape == (8, 4) and torch.allclose(weights.sum(1), torch.ones(8))
 
 
-def test_missing_modality_uses_learned_embedding_and_cold_items_drop_the_id():
+def test_item_vector_is_scaled_content_plus_id_and_bias_is_id_plus_content_bias():
+    net = network(content_scale=0.25, similarity="dot")
+    net.eval()
+    tower = net.item_tower
+    with torch.no_grad():
+        tower.bias.weight.uniform_()
+        vecs, bias = tower(torch.arange(8))
+        tokens = list(tower.modality_tokens(torch.arange(8)).values())
+        tokens += [tower.numeric(tower.x_numeric), tower.tags(tower.x_tags)]
+        tokens[-1][2] = tower.missing["tags"]  # i2 has no tags
+        tokens[-1][4] = tower.missing["tags"]  # nor i4
+        content = 0.25 * tower.fusion(torch.stack(tokens, 1))
+        rows = tower.id_rows
+        assert torch.allclose(vecs, content + tower.ids(rows), atol=1e-6)
+        assert torch.allclose(bias, tower.bias(rows).squeeze(1)
+                              + tower.content_bias(content).squeeze(1), atol=1e-6)
+
+
+def test_missing_modality_uses_learned_embedding_and_cold_items_share_the_new_item_row():
     net = network()
     tokens = net.item_tower.modality_tokens(torch.arange(8))
     assert torch.equal(tokens["image"][7], net.item_tower.missing["image"].detach())
     net.eval()
     with torch.no_grad():
         before = net.item_vectors()
-        net.item_tower.ids.weight[7:].add_(1.0)  # rows that no catalogue item uses
-        net.item_tower.ids.weight[0].add_(1.0)  # the "no id" row that cold items use
+        net.item_tower.ids.weight[1:].add_(1.0)  # every warm item's own id
+        net.item_tower.bias.weight[1:].add_(1.0)
+        middle = net.item_vectors()
+        net.item_tower.ids.weight[0].add_(1.0)  # the learned "new item" row
         after = net.item_vectors()
-    assert torch.equal(before[:6], after[:6])
-    assert not torch.allclose(before[6:], after[6:])
+    assert torch.equal(before[6:], middle[6:])  # cold i6, i7: content + row 0 only
+    assert not torch.allclose(before[:6], middle[:6])
+    assert not torch.allclose(middle[6:], after[6:]) and torch.equal(middle[:6], after[:6])
 
 
-def test_id_dropout_replaces_ids_with_the_no_id_row_in_training_only():
+def test_id_dropout_scores_items_as_cold_in_training_only():
     net = network(id_dropout=1.0, fusion_type="sum", similarity="dot")
     items = torch.arange(6)
     net.train()
@@ -85,7 +114,7 @@ def test_id_dropout_replaces_ids_with_the_no_id_row_in_training_only():
     net.item_tower.set_content(cold)
     net.eval()
     as_cold = net.item_tower(items)
-    assert torch.allclose(dropped, as_cold)
+    assert all(torch.allclose(a, b) for a, b in zip(dropped, as_cold, strict=True))
 
 
 def test_history_matrix_keeps_most_recent_first():
@@ -112,22 +141,94 @@ def test_forward_returns_losses_with_contrastive_term(loss):
     net = network(use_contrastive=True, contrastive_weight=0.5, user_history="attention")
     net.objective = build_loss(loss)
     net.set_history(np.array([[-1, -1, -1], [0, 1, -1], [2, -1, -1], [3, 4, 5]]))
-    batch = {"users": torch.tensor([1, 2, 3]), "pos": torch.tensor([0, 2, 3]),
-             "neg": torch.tensor([[4], [5], [1]])}
-    if loss == "softmax":
-        batch["valid"] = torch.ones(3, 6, dtype=bool)
-        batch["log_q"] = torch.zeros(6)
+    batch = {"users": torch.tensor([1, 2, 3]), "pos": torch.tensor([0, 2, 3])}
+    if loss == "softmax":  # sampled: the rows' positives then their negatives
+        batch.update(cands=torch.tensor([0, 2, 3, 4, 5, 1]), valid=torch.ones(3, 6, dtype=bool),
+                     log_q=torch.zeros(6), target=torch.arange(3))
+    else:
+        batch["neg"] = torch.tensor([[4], [5], [1]])
     out = net(batch)
     assert torch.isclose(out["loss"], out["main"] + 0.5 * out["contrastive"])
     out["loss"].backward()
     assert net.contrastive.log_scale.grad is not None
 
 
+def as_new_logits(net, user_vecs):
+    """Scores of the 6 train items as brand-new items (id row 0: content only)."""
+    rows = torch.arange(6)
+    return net.scorer.matrix(user_vecs, net.rank_items(*net.item_tower(rows, as_new=True)))
+
+
+@pytest.mark.parametrize("new_weight", [0.0, 0.5])
+def test_full_softmax_is_cross_entropy_over_every_train_item(new_weight):
+    net = network(user_history="mean", similarity="dot", new_item_loss_weight=new_weight)
+    net.objective = build_loss("softmax")
+    net.set_history(np.array([[-1, -1, -1], [0, 1, -1], [2, -1, -1], [3, 4, 5]]))
+    net.eval()  # no dropout: the loss is a function of the weights
+    users, pos = torch.tensor([1, 2]), torch.tensor([1, 2])
+    out = net({"users": users, "pos": pos})
+    table = net.item_vectors()
+    user_vecs = net.user_vectors(users, table, exclude=pos)
+    logits = user_vecs @ table[:6].T  # candidates: the 6 train items, never cold i6, i7
+    ce = torch.nn.functional.cross_entropy
+    expected = ce(logits, pos) + new_weight * ce(as_new_logits(net, user_vecs), pos)
+    assert torch.isclose(out["main"], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("new_weight", [0.0, 0.5])
+def test_sequence_batch_predicts_every_next_item(new_weight):
+    net = network(user_history="transformer", history_heads=2, similarity="dot",
+                  new_item_loss_weight=new_weight)
+    net.objective = build_loss("softmax")
+    net.eval()
+    seq = torch.tensor([[0, 1, 2], [3, 4, -1]])
+    targets = torch.tensor([[1, 2, 3], [4, 5, -1]])
+    out = net({"users": torch.tensor([1, 2]), "seq": seq, "targets": targets})
+    table = net.item_vectors()
+    mask = seq >= 0
+    states = net.user_tower.sequence(torch.tensor([1, 2]),
+                                     table[seq.clamp_min(0)][..., :8] * mask.unsqueeze(-1), mask)
+    user_vecs = net.rank_users(states[targets >= 0])
+    ce = torch.nn.functional.cross_entropy
+    flat = targets[targets >= 0]
+    expected = ce(user_vecs @ table[:6].T, flat) + new_weight * ce(as_new_logits(net, user_vecs),
+                                                                   flat)
+    assert torch.isclose(out["main"], expected, atol=1e-5)
+
+
+def test_transformer_history_encoder_is_causal():
+    net = network(user_history="transformer", history_heads=2)
+    net.eval()
+    encoder = net.user_tower.encoder
+    items = torch.randn(1, 3, 8)
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    changed = items.clone()
+    changed[0, 2] = torch.randn(8)  # only the latest item differs
+    with torch.no_grad():
+        a, b = encoder(items, mask), encoder(changed, mask)
+    assert torch.allclose(a[0, :2], b[0, :2], atol=1e-6)  # earlier positions: unchanged
+    assert not torch.allclose(a[0, 2], b[0, 2])
+
+
+def test_user_vector_of_a_history_is_the_encoder_output_at_its_latest_item():
+    net = network(user_history="transformer", history_heads=2)
+    net.eval()
+    items = torch.randn(1, 3, 8)
+    with torch.no_grad():
+        # the tower reads histories most recent first, with holes (a removed target)
+        recent_first = torch.stack([items[0, 2], torch.zeros(8), items[0, 1]])[None]
+        mask = torch.tensor([[True, False, True]])
+        vec = net.user_tower(torch.tensor([1]), recent_first, mask)
+        direct = net.user_tower.encoder(items[:, 1:], torch.ones(1, 2, dtype=torch.bool))[0, 1]
+    assert torch.allclose(vec[0], direct, atol=1e-6)
+
+
 def fitted(scorer="dot", **cfg):
     net = network(scorer=scorer, user_history="mean", **cfg)
     train = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "item_id": ["i0", "i1", "i2", "i3"],
                           "timestamp": [1, 2, 3, 4]})
-    return MultimodalRecommender(net, ITEMS, ["a", "b", "c"]).fit(train, items=ITEMS)
+    return MultimodalRecommender.from_network(net, ITEMS, ["a", "b", "c"]).fit(train,
+                                                                                items=ITEMS)
 
 
 def test_recommender_scores_cold_items_from_content_and_masks_seen():

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from pixelrec import testing
 from pixelrec.config import validate_config
+from pixelrec.models import create_recommender
 from pixelrec.models.multimodal import MultimodalRecommender, load_multimodal_recommender
-from pixelrec.training import train_model
-from tests.models.blocks import block_data
-from tests.models.test_contract import (  # noqa: F401  (collected here with our `model` fixture)
-    block,
-    test_cold_items_are_minus_inf_unless_the_model_scores_them,
-    test_fit_indexes_users_and_the_whole_catalogue,
-    test_recommend_can_include_seen_items,
-    test_recommend_excludes_seen_items,
-    test_save_load_round_trip,
-    test_score_shape_and_dtype,
-    test_unknown_users_get_finite_fallback_scores,
-    test_vector_models_score_by_dot_product,
-)
+from pixelrec.testing import block_data
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> MultimodalRecommender:
-    torch.set_num_threads(1)
-    tmp = tmp_path_factory.mktemp("mm_block")
+def block_config(tmp) -> object:
+    """A small multimodal model over the block data; its content is each item's group tag."""
     train, held, items = block_data()
     held_frame = pd.DataFrame({"user_id": list(held), "item_id": list(held.values())})
     for name, frame in (("train", train), ("val", held_frame), ("test", held_frame)):
@@ -35,16 +24,35 @@ def model(tmp_path_factory) -> MultimodalRecommender:
     groups = [i[4] if i.startswith("cold") else i[1] for i in items]
     pd.DataFrame({"item_id": items, "tag": [f"group{g}" for g in groups]}).to_parquet(
         tmp / "items.parquet")
-    config = validate_config({
+    return validate_config({
         "seed": 0, "checkpoint_dir": str(tmp / "ckpt"), "results_dir": str(tmp / "res"),
         "data": {"split_data_path": str(tmp), "processed_item_info_path": str(tmp / "items.parquet")},
-        "model": {"vision_model": None, "language_model": None, "embedding_dim": 16},
+        "model": {"vision_model": None, "language_model": None, "embedding_dim": 16,
+                  "history_length": 6},
         "training": {"epochs": 25, "batch_size": 30, "learning_rate": 0.02, "patience": 25,
                      "progress": False},
         "evaluation": {"k_values": [1, 10]},
     })
-    train_model(config, device="cpu")
-    return load_multimodal_recommender(config)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> MultimodalRecommender:
+    """Built like every recommender and trained by `fit` (early stopping on the held items)."""
+    torch.set_num_threads(1)
+    config = block_config(tmp_path_factory.mktemp("mm_block"))
+    return testing.fit_on_blocks(create_recommender("multimodal", config, checkpoint="none"))
+
+
+@pytest.mark.parametrize("check", testing.RECOMMENDER_CHECKS, ids=lambda c: c.__name__)
+def test_contract(model, check):
+    check(model)
+
+
+def test_fit_trained_and_the_checkpoint_reloads_to_the_same_scores(model):
+    assert model.fit_summary()["trained"]["epochs"] >= 1
+    again = load_multimodal_recommender(model.config, "best", train=block_data()[0])
+    users = list(block_data()[1])[:4]
+    np.testing.assert_allclose(again.score(users), model.score(users), rtol=1e-5, atol=1e-5)
 
 
 def test_held_out_item_and_own_group_cold_item_rank_first(model):

@@ -12,25 +12,14 @@ import pytest
 import scipy.sparse as sp
 import yaml
 
-from pixelrec import models
+from pixelrec import models, testing
 from pixelrec.cli.main import main
 from pixelrec.config import load_config
 from pixelrec.evaluation import evaluate_interactions
 from pixelrec.models import RECOMMENDERS, create_recommender, register_recommender
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import BUILTIN_RECOMMENDERS, recommender_names
-from tests.models.blocks import block_data
-from tests.models.test_contract import (  # noqa: F401  (collected here with our `model` fixture)
-    block,
-    test_cold_items_are_minus_inf_unless_the_model_scores_them,
-    test_fit_indexes_users_and_the_whole_catalogue,
-    test_recommend_can_include_seen_items,
-    test_recommend_excludes_seen_items,
-    test_save_load_round_trip,
-    test_score_shape_and_dtype,
-    test_unknown_users_get_finite_fallback_scores,
-    test_vector_models_score_by_dot_product,
-)
+from pixelrec.testing import block_data
 
 
 class CooccurrenceRecommender(Recommender):
@@ -52,8 +41,12 @@ def registered():
 
 @pytest.fixture(scope="module")
 def model(registered):
-    train, _, items = block_data()
-    return create_recommender("cooccurrence", load_config(None)).fit(train, items=items)
+    return testing.fit_on_blocks(create_recommender("cooccurrence", load_config(None)))
+
+
+@pytest.mark.parametrize("check", testing.RECOMMENDER_CHECKS, ids=lambda c: c.__name__)
+def test_a_plugin_passes_the_shipped_contract(model, check):
+    check(model)
 
 
 def test_registered_recommender_is_listed_and_configurable():
@@ -101,10 +94,16 @@ def test_taken_names_are_refused():
         register_recommender("other", kind="trained")
 
 
-def test_builtin_names_are_exactly_what_the_baselines_register():
+def test_builtin_names_are_exactly_what_the_built_in_modules_register():
     registered = [n for n in models.RECOMMENDER_TYPES if n != "cooccurrence"]
     assert registered == list(BUILTIN_RECOMMENDERS)
-    assert models.TRAINED_TYPES == ("multimodal",)
-    assert models.CONTENT_TYPES == ("content_knn",)
-    with pytest.raises(ValueError, match="pixelrec train"):
-        create_recommender("multimodal", load_config(None))
+    assert models.CONTENT_TYPES == ("content_knn", "multimodal_ease", "multimodal", "ensemble")
+    assert "multimodal" not in models.BASELINE_TYPES and "ease" in models.BASELINE_TYPES
+
+
+def test_every_recommender_is_built_the_same_way_and_fitted_by_fit():
+    from pixelrec.models.multimodal import MultimodalRecommender
+
+    model = create_recommender("multimodal", load_config(None))
+    assert isinstance(model, MultimodalRecommender) and model.checkpoint is None  # fit trains
+    assert not hasattr(model, "network")

@@ -1,5 +1,7 @@
 """Demo-data target: on a 600 x 600 temporal split the default model beats Popularity by 1.2x
-and ItemKNN on test NDCG@10 (selected on validation only), and on the cold-item split it finds
+and ItemKNN on test NDCG@10 (selected on validation only; as in `pixelrec evaluate`, every model
+then sees the val interactions as history: baselines refit on train + val, ours rebinds its
+histories), and on the cold-item split it finds
 unseen items that Popularity cannot rank.
 
 The packaged encoders are too slow for the test suite (minutes of CPU on 600 images), so the

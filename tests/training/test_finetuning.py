@@ -212,14 +212,16 @@ def test_encoders_see_only_batch_items_in_training_and_the_catalogue_once_per_ep
 
     monkeypatch.setattr(EncoderModule, "forward", spy)
     tower = trainer.network.item_tower
-    batch = next(trainer.data.batches(0, trainer.local_batch))
+    batch = next(trainer.data.sequence_batches(0, trainer.local_batch,
+                                               trainer.sequence_length))
     trainer.begin_epoch()
     trainer.network.train()
     trainer.network(batch)
-    batch_items = torch.unique(torch.cat([batch["pos"], batch["neg"].flatten()]))
-    history = trainer.network.history[batch["users"]].flatten()
+    batch_items = torch.unique(batch["targets"][batch["targets"] >= 0])
+    history = batch["seq"].flatten()
     assert len(set(history[history >= 0].tolist()) - set(batch_items.tolist())) > 0
-    assert calls == [(True, True, int(tower.m_text[batch_items].sum()))]  # not the history
+    # the targets only: not the history items, nor the other softmax candidates
+    assert calls == [(True, True, int(tower.m_text[batch_items].sum()))]
 
     calls.clear()
     trainer.fit()

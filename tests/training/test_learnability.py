@@ -27,6 +27,7 @@ def test_overfits_tiny_dataset(tmp_path):
                  "processed_item_info_path": str(tmp_path / "items.parquet")},
         "model": {"vision_model": None, "language_model": None, "embedding_dim": 32,
                   "id_dropout": 0.0, "dropout_rate": 0.0, "user_history": "none",
+                  "use_user_id": True,
                   "use_tags": False},
         "training": {"epochs": 60, "batch_size": 40, "learning_rate": 0.05, "patience": 60,
                      "weight_decay": 0.0, "scheduler": "none", "progress": False,

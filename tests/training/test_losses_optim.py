@@ -30,7 +30,7 @@ def test_softmax_masks_invalid_candidates_and_applies_log_q():
     logits = torch.tensor([[1.0, 5.0, 0.0], [0.0, 2.0, 1.0]])
     valid = torch.tensor([[True, False, True], [True, True, True]])
     log_q = torch.tensor([0.0, 0.0, math.log(0.5)])
-    loss = float(build_loss("softmax")(logits, valid, log_q))
+    loss = float(build_loss("softmax")(logits, torch.tensor([0, 1]), valid, log_q))
     row0 = -1.0 + math.log(math.exp(1.0) + math.exp(0.0 - math.log(0.5)))
     row1 = -2.0 + math.log(math.exp(0.0) + math.exp(2.0) + math.exp(1.0 - math.log(0.5)))
     assert loss == pytest.approx((row0 + row1) / 2, rel=1e-5)

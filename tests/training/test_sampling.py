@@ -12,12 +12,13 @@ from pixelrec.training.data import TrainingData
 ITEMS = [f"i{k}" for k in range(10)]
 
 
-def data(strategy="random", kind="pairwise", ratio=3, seed=0):
+def data(strategy="random", kind="pairwise", ratio=3, seed=0, full_softmax=False):
     rng = np.random.default_rng(1)
     rows = [(f"u{u}", f"i{i}") for u in range(6) for i in rng.choice(8, 4, replace=False)]
     train = pd.DataFrame(rows, columns=["user_id", "item_id"])
     train["timestamp"] = np.arange(len(train))
-    return TrainingData(train, ITEMS, loss_kind=kind, ratio=ratio, strategy=strategy, seed=seed)
+    return TrainingData(train, ITEMS, loss_kind=kind, ratio=ratio, strategy=strategy, seed=seed,
+                        full_softmax=full_softmax)
 
 
 @pytest.mark.parametrize("strategy", ["random", "popularity"])
@@ -44,8 +45,9 @@ def test_popularity_sampling_follows_counts():
 def test_listwise_batches_mask_other_positives_and_carry_log_q():
     d = data(kind="listwise", ratio=2)
     batch = next(d.batches(0, 8))
-    users, pos, neg = (batch[k].numpy() for k in ("users", "pos", "neg"))
-    cands = np.concatenate([pos, neg.ravel()])
+    users, pos, cands = (batch[k].numpy() for k in ("users", "pos", "cands"))
+    assert np.array_equal(cands[:8], pos) and len(cands) == 8 + 16
+    assert np.array_equal(batch["target"].numpy(), np.arange(8))
     valid = batch["valid"].numpy()
     assert valid.shape == (8, 8 + 16) and valid[np.arange(8), np.arange(8)].all()
     expected = ~d.is_positive(users[:, None], cands[None, :])
@@ -87,3 +89,41 @@ def test_user_owning_every_train_item_gets_negatives_from_the_rest_of_the_catalo
                         seed=0)
     with pytest.raises(DataError, match="'u0' has interacted with every item"):
         full.negatives(0)
+
+
+def test_full_softmax_batches_have_every_train_item_as_candidate():
+    d = data(kind="listwise", full_softmax=True)
+    batch = next(d.batches(0, 8))
+    assert set(batch) == {"users", "pos", "valid"}
+    users, pos, valid = (batch[k].numpy() for k in ("users", "pos", "valid"))
+    train_rows = np.flatnonzero(d.counts > 0)
+    assert valid.shape == (8, len(train_rows))
+    expected = ~d.is_positive(users[:, None], train_rows[None, :])
+    expected[train_rows[None, :] == pos[:, None]] = True  # the row's own target
+    assert np.array_equal(valid, expected)
+
+
+def test_sequence_windows_make_every_later_interaction_a_target_once():
+    rows = [("a", f"i{k}", k) for k in range(7)] + [("b", "i0", 1), ("b", "i1", 0),
+                                                    ("c", "i2", 5)]
+    train = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    d = TrainingData(train, ITEMS, loss_kind="listwise", ratio=1, strategy="random", seed=0,
+                     full_softmax=True)
+    batches = list(d.sequence_batches(0, batch_size=3, length=3))
+    targets, inputs, users = [], [], []
+    for b in batches:
+        for u, seq, tgt in zip(b["users"].numpy(), b["seq"].numpy(), b["targets"].numpy(),
+                               strict=True):
+            ok = tgt >= 0
+            assert ((seq >= 0) == ok).all()
+            users.append(d.user_ids[u - 1])
+            targets += [(d.user_ids[u - 1], t) for t in tgt[ok]]
+            inputs.append((d.user_ids[u - 1], seq[ok].tolist(), tgt[ok].tolist()))
+    a = [ITEMS.index(f"i{k}") for k in range(7)]
+    # a: 6 targets in windows of 3 from the latest back; b: ordered by time (i1 before i0);
+    # c has a single interaction and no target
+    assert sorted(targets) == sorted([("a", t) for t in a[1:]] + [("b", ITEMS.index("i0"))])
+    assert ("a", a[3:6], a[4:7]) in inputs and ("a", a[0:3], a[1:4]) in inputs
+    assert ("b", [ITEMS.index("i1")], [ITEMS.index("i0")]) in inputs
+    assert "c" not in users
+    assert d.n_batches(3, 1, 3) == len(batches)

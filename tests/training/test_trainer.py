@@ -19,8 +19,12 @@ from tests.training.conftest import synthetic_features
 @pytest.mark.parametrize("fusion", ["concatenate", "gated", "attention", "sum"])
 @pytest.mark.parametrize("loss", ["bce", "bpr", "softmax"])
 def test_every_fusion_and_loss_trains_without_nan(train_config, fusion, loss):
+    # pairwise losses train interaction batches (history pooling); softmax the default
+    # transformer's sequences
+    history = "transformer" if loss == "softmax" else "mean"
     config = train_config(model__fusion_type=fusion, training__loss=loss,
-                          model__use_contrastive=True, training__epochs=2)
+                          model__use_contrastive=True, training__epochs=2,
+                          model__user_history=history)
     summary = train_model(config, device="cpu", features=synthetic_features(config))
     assert summary["epochs"] == 2
     for record in summary["history"]:
@@ -135,7 +139,8 @@ def test_history_free_model_cannot_score_a_history(train_config):
     from pixelrec.errors import PixelRecError
     from pixelrec.models.multimodal import load_multimodal_recommender
 
-    config = train_config(model__user_history="none", training__epochs=1)
+    config = train_config(model__user_history="none", model__use_user_id=True,
+                          training__epochs=1)
     features = synthetic_features(config)
     train_model(config, device="cpu", features=features)
     model = load_multimodal_recommender(config, features=features)

@@ -18,8 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test_data", help="test split (default: <data.split_data_path>/"
                                             "test.parquet, masking that split's val file)")
     parser.add_argument("--val_data", help="val split whose items are masked too")
-    parser.add_argument("--checkpoint", default="best",
-                        help="multimodal only: best, last or a checkpoint path (default: best)")
+    parser.add_argument("--checkpoint", default="auto",
+                        help="trained weights of the multimodal model (also as an ensemble "
+                             "member): auto (default: what `pixelrec train` wrote, else train "
+                             "now), best, last, a checkpoint path, or none (train now)")
     parser.add_argument("--eval_task", default="retrieval", metavar="TASK",
                         help="retrieval (full ranking, the default), ranking (sampled "
                              "candidates: AUC, GAUC, NDCG, MRR) or a registered task")

@@ -154,6 +154,7 @@ class DataConfig(Section):
     numerical_normalization_method: NormalizationMethod = "log1p_standardization"
     numerical_imputation: Literal["median", "mean", "zero"] = "median"
     missing_modality_policy: Literal["drop", "impute"] = "impute"
+    catalogue: Literal["interacted", "all"] = "interacted"
     text_cleaning: TextCleaningConfig = TextCleaningConfig()
     image_validation: ImageValidationConfig = ImageValidationConfig()
     image_compression: ImageCompressionConfig = ImageCompressionConfig()

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from pixelrec.config.base import Section
+from pixelrec.config.hybrid import DENSE_ITEM_LIMIT
 
 
 class KNNConfig(Section):
@@ -21,6 +22,8 @@ class KNNConfig(Section):
 
 class EASEConfig(Section):
     l2: float = Field(500.0, gt=0, description="L2 regularisation of the item-item weights")
+    max_items: int = Field(DENSE_ITEM_LIMIT, ge=1,
+                           description="largest catalogue for the dense solve")
 
 
 class ALSConfig(Section):
@@ -37,12 +40,26 @@ class BPRConfig(Section):
     iterations: int = Field(100, ge=1)
 
 
+class ContentKNNConfig(Section):
+    modalities: list[Literal["image", "text"]] = Field(
+        default_factory=lambda: ["image", "text"],
+        description="feature-cache modalities compared (side by side, each L2-normalised)")
+
+    @field_validator("modalities")
+    @classmethod
+    def _some(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one modality: image, text")
+        return list(dict.fromkeys(value))
+
+
 class BaselinesConfig(Section):
     item_knn: KNNConfig = KNNConfig()
     user_knn: KNNConfig = KNNConfig()
     ease: EASEConfig = EASEConfig()
     als: ALSConfig = ALSConfig()
     bpr: BPRConfig = BPRConfig()
+    content_knn: ContentKNNConfig = ContentKNNConfig()
 
 
 class SamplingConfig(Section):
@@ -63,6 +80,8 @@ class EvaluationConfig(Section):
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20, 50])
     chunk_size: int = Field(512, ge=1, description="users scored per batch (bounds memory)")
     bootstrap_samples: int = Field(1000, ge=10)
+    fold_in_val: bool = Field(True, description="test with the val interactions as known "
+                                                 "history (after selection on val)")
     sampling: SamplingConfig = SamplingConfig()
     beyond_accuracy: BeyondAccuracyConfig = BeyondAccuracyConfig()
     baselines: BaselinesConfig = BaselinesConfig()

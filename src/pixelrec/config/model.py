@@ -29,12 +29,21 @@ class ModelConfig(Section):
     dropout_rate: float = Field(0.1, ge=0, lt=1)
     num_attention_heads: int = Field(4, ge=1)
     attention_dropout: float = Field(0.1, ge=0, lt=1)
+    content_scale: float = Field(1.0, gt=0)
     use_item_id: bool = True
-    id_dropout: float = Field(0.3, ge=0, le=1)
+    item_id_fusion: Literal["residual", "token"] = "residual"
+    id_dropout: float = Field(0.1, ge=0, le=1)
+    new_item_loss_weight: float = Field(1.0, ge=0)
+    item_bias: bool = True
     use_tags: bool = True
-    user_history: Literal["none", "mean", "attention"] = "mean"
+    use_user_id: bool = False
+    user_history: Literal["none", "mean", "attention", "transformer"] = "transformer"
     history_length: int = Field(50, ge=1)
-    similarity: Literal["dot", "cosine"] = "cosine"
+    history_layers: int = Field(2, ge=1)
+    history_heads: int = Field(2, ge=1)
+    history_dropout: float = Field(0.2, ge=0, lt=1)
+    history_mean_skip: bool = True
+    similarity: Literal["dot", "cosine"] = "dot"
     temperature: float = Field(0.1, gt=0, le=10)
     scorer: Literal["dot", "mlp"] = "dot"
     scorer_hidden_dims: list[int] = Field(default_factory=lambda: [64])
@@ -55,6 +64,17 @@ class ModelConfig(Section):
             raise ValueError(f"model.embedding_dim ({self.embedding_dim}) must be divisible by "
                              f"model.num_attention_heads ({self.num_attention_heads}) for "
                              f"attention fusion")
+        return self
+
+    @model_validator(mode="after")
+    def _users_have_a_representation(self) -> ModelConfig:
+        if self.user_history == "none" and not self.use_user_id:
+            raise ValueError("model.user_history is none and model.use_user_id is false: the "
+                             "user tower would have no input; set model.use_user_id: true or a "
+                             "history encoder (transformer, mean, attention)")
+        if self.user_history == "transformer" and self.embedding_dim % self.history_heads:
+            raise ValueError(f"model.embedding_dim ({self.embedding_dim}) must be divisible by "
+                             f"model.history_heads ({self.history_heads})")
         return self
 
     @model_validator(mode="after")
@@ -79,19 +99,20 @@ class ModelConfig(Section):
 
 
 class TrainingConfig(Section):
-    batch_size: int = Field(512, ge=1)
+    batch_size: int = Field(1024, ge=1)
     learning_rate: float = Field(3e-3, gt=0)
     encoder_learning_rate: float = Field(1e-4, gt=0)
-    epochs: int = Field(20, ge=1)
-    patience: int = Field(3, ge=1)
+    epochs: int = Field(30, ge=1)
+    patience: int = Field(5, ge=1)
     loss: Literal["bce", "bpr", "softmax"] = "softmax"
     negative_sampling_ratio: int = Field(2, ge=1)
     negative_sampling_strategy: Literal["random", "popularity"] = "random"
     logq_correction: bool = False
+    full_softmax_max_items: int = Field(50000, ge=0)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     weight_decay: float = Field(0.01, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)
-    scheduler: Literal["none", "reduce_on_plateau", "cosine", "step"] = "cosine"
+    scheduler: Literal["none", "reduce_on_plateau", "cosine", "step"] = "none"
     warmup_steps: int = Field(0, ge=0)
     scheduler_step_size: int = Field(5, ge=1)
     scheduler_gamma: float = Field(0.5, gt=0, lt=1)

@@ -6,6 +6,7 @@ from pixelrec.config.base import Section
 from pixelrec.config.data import DataConfig
 from pixelrec.config.evaluation import EvaluationConfig
 from pixelrec.config.features import FeaturesConfig
+from pixelrec.config.hybrid import EnsembleConfig, MultimodalEASEConfig
 from pixelrec.config.model import ModelConfig, TrainingConfig
 from pixelrec.config.serving import RecommendationConfig, ServingConfig
 
@@ -21,5 +22,7 @@ class Config(Section):
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    multimodal_ease: MultimodalEASEConfig = MultimodalEASEConfig()
+    ensemble: EnsembleConfig = EnsembleConfig()
     recommendation: RecommendationConfig = RecommendationConfig()
     serving: ServingConfig = ServingConfig()

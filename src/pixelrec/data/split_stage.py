@@ -17,6 +17,17 @@ def split_files(split_dir: str | Path, suffix: str = ".parquet") -> dict[str, Pa
     return {name: Path(split_dir) / f"{name}{suffix}" for name in ("train", "val", "test")}
 
 
+def catalogue_stats(config: Config) -> dict:
+    """Size of the catalogue (the processed item table) that later stages rank."""
+    path = Path(config.data.processed_item_info_path)
+    if not path.exists():
+        return {"items": None, "source": None, "policy": config.data.catalogue}
+    from pixelrec.data.items import read_processed_items
+
+    return {"items": len(read_processed_items(path)), "source": str(path),
+            "policy": config.data.catalogue}
+
+
 def create_splits(config: Config) -> dict:
     """Read `data.processed_interactions_path`, sample, split, check, write; return the stats."""
     data = config.data
@@ -38,7 +49,10 @@ def create_splits(config: Config) -> dict:
     stats["rows_in"] = rows_in
     stats["rows_after_sampling"] = len(interactions)
     stats["seed"] = cfg.seed
-    stats["ratios"] = {"train": cfg.train_ratio, "val": cfg.val_ratio, "test": cfg.test_ratio}
+    if split.strategy in ("temporal", "user_temporal", "random", "cold_user", "cold_item"):
+        stats["ratios"] = {"train": cfg.train_ratio, "val": cfg.val_ratio,
+                           "test": cfg.test_ratio}
+    stats["catalogue"] = catalogue_stats(config)
     if stats["test"]["interactions"] == 0:
         raise DataError(f"the '{split.strategy}' split left no test interactions "
                         f"(removed: {stats['removed']}). Use more data, another "

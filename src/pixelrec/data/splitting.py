@@ -25,6 +25,8 @@ class Split:
     test: pd.DataFrame
     strategy: str
     removed: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows + `reason` column
+    cuts: dict = field(default_factory=dict)  # temporal: the val/test cut timestamps
+    checks: list[str] = field(default_factory=list)  # leakage checks that ran and passed
 
     def parts(self) -> dict[str, pd.DataFrame]:
         return {"train": self.train, "val": self.val, "test": self.test}
@@ -33,14 +35,22 @@ class Split:
 def split_interactions(interactions: pd.DataFrame, config: SplittingConfig) -> Split:
     """Split canonical interactions (user_id, item_id, timestamp) by `config.strategy`."""
     strategy = "random" if config.strategy == "stratified" else config.strategy
-    df = interactions.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    # Stable: same-timestamp rows keep the file's order (preprocess keeps the raw file's).
+    df = interactions.sort_values(["user_id", "timestamp"], kind="stable")
     df = df.reset_index(drop=True)
     rng = np.random.default_rng(config.seed)
     assign = STRATEGIES[strategy](df, config, rng)
     parts = {name: df[assign == i] for i, name in enumerate(PARTS)}
     split = _drop_unseen(parts, strategy)
-    check_leakage(split)
+    if strategy == "temporal":
+        split.cuts = {"val_from": _int(_temporal_cuts(df, config)[0]),
+                      "test_from": _int(_temporal_cuts(df, config)[1])}
+    split.checks = check_leakage(split)
     return split
+
+
+def _int(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def sample_interactions(interactions: pd.DataFrame, *, sample_n: int | None = None,
@@ -59,33 +69,39 @@ def sample_interactions(interactions: pd.DataFrame, *, sample_n: int | None = No
     return interactions[interactions["user_id"].isin(set(chosen))]
 
 
-def check_leakage(split: Split) -> None:
-    """Fail loudly if any split property is violated."""
+def check_leakage(split: Split) -> list[str]:
+    """Fail loudly if any split property is violated; return the names of the checks run."""
     key = ["user_id", "item_id", "timestamp"]
     parts = split.parts()
+    checks = ["no_row_in_two_parts"]
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
         both = parts[a][key].merge(parts[b][key], on=key)
         if len(both):
             _leak(split, f"{len(both)} interaction row(s) appear in both {a} and {b}")
     train = split.train
     if split.strategy == "temporal" and len(train):
+        checks.append("val_test_not_before_train")
         t_max = train["timestamp"].max()
         for name in ("val", "test"):
             if len(parts[name]) and parts[name]["timestamp"].min() < t_max:
                 _leak(split, f"{name} has interactions earlier than the last train interaction")
     if split.strategy == "cold_item":
+        checks.append("val_test_items_not_in_train")
         for name in ("val", "test"):
             if parts[name]["item_id"].isin(set(train["item_id"])).any():
                 _leak(split, f"{name} items appear in train")
     if split.strategy == "cold_user":
+        checks.append("val_test_users_not_in_train")
         for name in ("val", "test"):
             if parts[name]["user_id"].isin(set(train["user_id"])).any():
                 _leak(split, f"{name} users appear in train")
     if split.strategy in WARM:
+        checks.append("val_test_users_and_items_in_train")
         for name in ("val", "test"):
             for col in ("user_id", "item_id"):
                 if not parts[name][col].isin(set(train[col])).all():
                     _leak(split, f"{name} has {col}s that are not in train")
+    return checks
 
 
 def split_stats(split: Split) -> dict:
@@ -100,7 +116,31 @@ def split_stats(split: Split) -> dict:
         }
     reasons = split.removed["reason"].value_counts() if len(split.removed) else pd.Series()
     stats["removed"] = {str(k): int(v) for k, v in reasons.items()}
+    total = sum(stats[name]["interactions"] for name in PARTS)
+    stats["realized_fractions"] = {name: round(stats[name]["interactions"] / total, 4)
+                                   if total else None for name in PARTS}
+    if split.cuts:
+        stats["cuts"] = split.cuts
+    stats["ties"] = tie_stats(split)
+    stats["leakage_checks_passed"] = list(split.checks)
     return stats
+
+
+TIE_RULE = ("interactions with equal timestamps keep the input file's row order (stable sort): "
+            "per-user strategies hold out the later row; the temporal cut puts every row at a "
+            "cut timestamp into the later part")
+
+
+def tie_stats(split: Split) -> dict:
+    """How timestamp ties met the held-out parts: users whose val or test interaction shares
+    its timestamp with one of their interactions in another part."""
+    frames = [part[["user_id", "timestamp"]].assign(part=k)
+              for k, part in enumerate(split.parts().values())]
+    both = pd.concat(frames, ignore_index=True).drop_duplicates()
+    parts_per_moment = both.groupby(["user_id", "timestamp"])["part"].transform("nunique")
+    tied = both[(parts_per_moment > 1) & (both["part"] > 0)]
+    return {"rule": TIE_RULE, "users_with_tied_holdout": int(tied["user_id"].nunique()),
+            "held_out_moments_tied": int(len(tied))}
 
 
 def _leak(split: Split, what: str) -> None:
@@ -108,12 +148,17 @@ def _leak(split: Split, what: str) -> None:
                     f"bug in the splitter or inconsistent input; nothing was written.")
 
 
-def _temporal(df: pd.DataFrame, cfg: SplittingConfig, rng) -> np.ndarray:
-    """Global time cut; ties at a boundary go to the later part so no test row precedes train."""
+def _temporal_cuts(df: pd.DataFrame, cfg: SplittingConfig) -> tuple[int, int]:
+    """The first val and the first test timestamp of a global time cut."""
     ts = np.sort(df["timestamp"].to_numpy())
     n = len(ts)
-    cut_val = ts[min(n - 1, int(n * cfg.train_ratio))]
-    cut_test = ts[min(n - 1, int(n * (cfg.train_ratio + cfg.val_ratio)))]
+    return (ts[min(n - 1, int(n * cfg.train_ratio))],
+            ts[min(n - 1, int(n * (cfg.train_ratio + cfg.val_ratio)))])
+
+
+def _temporal(df: pd.DataFrame, cfg: SplittingConfig, rng) -> np.ndarray:
+    """Global time cut; ties at a boundary go to the later part so no test row precedes train."""
+    cut_val, cut_test = _temporal_cuts(df, cfg)
     t = df["timestamp"].to_numpy()
     return np.where(t < cut_val, 0, np.where(t < cut_test, 1, 2))
 

@@ -21,15 +21,18 @@ def default_split_path(split_dir: str | Path, name: str) -> Path:
 
 
 def read_split(path: str | Path, what: str, option: str) -> pd.DataFrame:
-    """user_id/item_id (str) of a split file; a missing column is a DataError naming the file."""
+    """user_id/item_id (str) and, when present, timestamp of a split file (rows in file order,
+    which `pixelrec split` writes per user in time order); a missing column is a DataError
+    naming the file."""
     frame = read_table(path, str_columns=("user_id", "item_id"), what=what,
                        config_key=f"{option} or data.split_data_path", made_by="pixelrec split")
     missing = [c for c in ("user_id", "item_id") if c not in frame.columns]
     if missing:
         raise DataError(f"{what} file {path} lacks column(s) {missing}; split files need user_id "
                         f"and item_id (write them with `pixelrec split`, or pass {option}).")
-    frame = frame[["user_id", "item_id"]].dropna()
-    return frame.astype({"user_id": str, "item_id": str})
+    cols = ["user_id", "item_id"] + (["timestamp"] if "timestamp" in frame.columns else [])
+    frame = frame[cols].dropna(subset=["user_id", "item_id"])
+    return frame.astype({"user_id": str, "item_id": str}).reset_index(drop=True)
 
 
 def catalogue(item_table: str | Path, frames: list[pd.DataFrame]) -> tuple[list[str], str]:

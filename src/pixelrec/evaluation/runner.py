@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pixelrec.config import Config, config_hash
 from pixelrec.errors import ConfigError
@@ -18,10 +19,10 @@ from pixelrec.evaluation.data import (
     file_info,
     read_split,
 )
-from pixelrec.evaluation.embeddings import load_item_embeddings, try_item_embeddings
+from pixelrec.evaluation.embeddings import try_item_embeddings
 from pixelrec.evaluation.results import output_path
 from pixelrec.io import write_json_atomic
-from pixelrec.models import create_recommender, get_recommender, recommender_types
+from pixelrec.models import create_recommender, get_recommender
 from pixelrec.models.base import Recommender
 
 
@@ -30,8 +31,6 @@ def _aligned(embeddings: tuple[np.ndarray, list[str]] | None,
     """Embedding rows in the order of `item_ids` (zeros for items without one)."""
     if embeddings is None:
         return None
-    import pandas as pd
-
     matrix, ids = embeddings
     where = pd.Index(np.asarray(ids, dtype=object).astype(str)).get_indexer(item_ids)
     out = np.zeros((len(item_ids), matrix.shape[1]), dtype=np.float32)
@@ -45,19 +44,26 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
                          val_path: str | Path | None = None, task: str = "retrieval",
                          output: str | None = None,
                          recommender: Recommender | None = None,
-                         checkpoint: str | None = None) -> dict:
+                         checkpoint: str | None = "auto") -> dict:
     """Fit `recommender_type` on train (or use the fitted `recommender`), evaluate on test.
 
     Paths default to `<data.split_data_path>/{train,test}.parquet`; when the test path is
-    defaulted, that split's val file (if present) is masked too. Writes the result JSON to
-    `output_path(config.results_dir, output)` when `output` is given; returns the dict.
-    `multimodal` is loaded from `checkpoint` (`best`, `last` or a path; default `best`).
+    defaulted, that split's val file (if present) is masked too and given to `fit` (models
+    that validate use it); then, with `evaluation.fold_in_val` (default), the val
+    interactions are folded in as known history (`Recommender.fold_in`: baselines refit on
+    train + val, a trained model rebinds its weights to the longer histories, an ensemble keeps
+    its tuned weights) before the test users are scored. A passed `recommender` is folded in
+    place. Writes the result JSON to `output_path(config.results_dir,
+    output)` when `output` is given; returns the dict. `checkpoint` is for models with trained
+    weights (the multimodal model, also inside an ensemble): `auto` (default) uses what
+    `pixelrec train` wrote and trains now when there is none; `best`, `last` or a path; `none`
+    always trains.
     """
     started = time.perf_counter()
     if task not in TASKS:
         raise ConfigError(f"--eval_task must be one of {', '.join(TASKS)}, got {task!r}.")
-    # an unknown name raises ConfigError listing the registered ones
-    kind = get_recommender(recommender_type).kind if recommender is None else None
+    if recommender is None:
+        get_recommender(recommender_type)  # an unknown name raises ConfigError listing them all
     split_dir = config.data.split_data_path
     if val_path is None and test_path is None:
         default_val = default_split_path(split_dir, "val")
@@ -70,26 +76,18 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
               for name, path in paths.items()}
     items, item_source = catalogue(config.data.processed_item_info_path, list(frames.values()))
 
-    embeddings = None
-    if kind == "content":
-        embeddings = load_item_embeddings(config)
-    elif recommender_type not in recommender_types("content"):
-        embeddings = try_item_embeddings(config)
+    embeddings = try_item_embeddings(config)  # intra-list diversity, when a cache exists
     fit_started = time.perf_counter()
-    checkpoint_file = None
-    if kind == "trained":
-        from pixelrec.models.multimodal.loading import load_multimodal_recommender
-        from pixelrec.training.checkpoint import checkpoint_path
-
-        checkpoint_file = str(checkpoint_path(config.checkpoint_dir, checkpoint or "best"))
-        recommender = load_multimodal_recommender(config, checkpoint_file, train=frames["train"])
-    elif recommender is None:
-        kwargs = {}
-        if kind == "content":
-            kwargs = {"item_embeddings": embeddings[0], "item_ids": embeddings[1]}
-        recommender = create_recommender(recommender_type, config, **kwargs)
-        recommender.fit(frames["train"], items=items)
+    if recommender is None:
+        recommender = create_recommender(recommender_type, config, checkpoint=checkpoint)
+        recommender.fit(frames["train"], items=items, val=frames.get("val"))
+    fit_summary = recommender.fit_summary()
+    folded = "val" in frames and config.evaluation.fold_in_val
+    if folded:  # the val interactions precede test: known history from here on
+        recommender.fold_in(pd.concat([frames["train"], frames["val"]], ignore_index=True),
+                            items=items)
     fit_seconds = time.perf_counter() - fit_started
+    checkpoint_file = getattr(recommender, "checkpoint_path_", None)
 
     eval_started = time.perf_counter()
     exclude = [frames["train"]] + ([frames["val"]] if "val" in frames else [])
@@ -107,6 +105,8 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
                       "cold_items": len(recommender.cold_items_)},
         "counts": result.pop("counts"),
         "checkpoint": checkpoint_file,
+        "fit": fit_summary,
+        "history": "train+val" if folded else "train",
         "config_hash": config_hash(config),
         "dataset_fingerprint": dataset_fingerprint(files),
         "seed": config.seed,

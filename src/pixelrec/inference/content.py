@@ -10,7 +10,6 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from pixelrec.errors import DataError, PixelRecError
 from pixelrec.models.multimodal.content import Features, build_content
@@ -83,6 +82,7 @@ class ContentModel:
         skip.update({id(tower.raw): None, id(tower.train_vectors): {}})
         self.tower = copy.deepcopy(tower, skip).cpu().eval()
         self.dims = {m: self.tower.proj[m].in_features for m in self.tower.modalities}
+        self.width = int(recommender.item_vectors_.shape[1])
         self.encoders = dict(self.tower.encoders)  # fine-tuned encoders embed new items
         self._scaler = None
 
@@ -129,21 +129,22 @@ class ContentModel:
     def item_vectors(self, table: pd.DataFrame, features: Features) -> torch.Tensor:
         """Vectors [n, d] of items given by raw fields (`table`) and encoder `features`."""
         if table.empty:
-            return torch.zeros((0, self.network.user_tower.ids.embedding_dim))
+            return torch.zeros((0, self.width))
         table = self._scaled(table.reset_index(drop=True))
         content = build_content(table["item_id"].astype(str).tolist(), table, features,
                                 self.numeric_cols, use_tags=self.tower.tags is not None,
                                 id_items=[], tag_vocab=self.tag_vocab)
         self.tower.set_content(content)
-        vecs = self.tower(torch.arange(len(table)))
-        return (F.normalize(vecs, dim=-1) if self.network.cosine else vecs).float()
+        return self.network.rank_items(*self.tower(torch.arange(len(table)))).float()
 
     @torch.no_grad()
     def history_vector(self, item_vectors: torch.Tensor) -> torch.Tensor:
-        """The user vector [1, d] of an unknown user (id row 0) pooling `item_vectors` [h, d]
-        (the last `model.history_length` are used), scaled as the trained scorer expects."""
+        """The ranking vector [1, d'] of an unknown user (id row 0) encoding the ranking
+        vectors of its history items [h, d'] (oldest first; the last `model.history_length`
+        are used)."""
         net = self.network
-        history = item_vectors[-net.history_length:].unsqueeze(0)
+        # the user tower reads histories most recent first
+        history = item_vectors[-net.history_length:].flip(0)[:, :net.dim].unsqueeze(0)
         mask = torch.ones(history.shape[:2], dtype=torch.bool)
         vec = net.user_tower(torch.zeros(1, dtype=torch.long), history, mask)
-        return (F.normalize(vec, dim=-1) / net.temperature if net.cosine else vec).float()
+        return net.rank_users(vec).float()

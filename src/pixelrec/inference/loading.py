@@ -12,28 +12,25 @@ from pixelrec.models.base import Recommender
 
 def load_recommender(config, recommender_type: str | None = None, checkpoint: str | None = None,
                      features=None) -> Recommender:
-    """`multimodal`: the trained checkpoint (`recommendation.checkpoint` unless given; encoder
-    `features` replace the feature cache, as in training); any baseline: fitted now on the
-    train split, over every item of the processed item table."""
+    """A fitted recommender of any type on the train split, over every item of the processed
+    item table; models with trained weights (multimodal, also inside an ensemble) bind
+    `checkpoint` (default `recommendation.checkpoint`; encoder `features` replace the feature
+    cache, as in training) instead of training."""
     from pixelrec.evaluation.data import catalogue, default_split_path, read_split
 
     name = recommender_type or config.recommendation.recommender_type
-    kind = get_recommender(name).kind  # an unknown name raises ConfigError listing them all
-    if kind == "trained":
-        from pixelrec.models.multimodal.loading import load_multimodal_recommender
-
-        return load_multimodal_recommender(config, checkpoint or config.recommendation.checkpoint,
-                                           features=features)
-    train = read_split(default_split_path(config.data.split_data_path, "train"), "train split",
+    get_recommender(name)  # an unknown name raises ConfigError listing them all
+    split_dir = config.data.split_data_path
+    train = read_split(default_split_path(split_dir, "train"), "train split",
                        "data.split_data_path")
+    val_path = default_split_path(split_dir, "val")
+    val = read_split(val_path, "val split", "data.split_data_path") if val_path.exists() \
+        else None
     items, _ = catalogue(config.data.processed_item_info_path, [train])
-    kwargs = {}
-    if kind == "content":
-        from pixelrec.evaluation.embeddings import load_item_embeddings
-
-        embeddings, ids = load_item_embeddings(config)
-        kwargs = {"item_embeddings": embeddings, "item_ids": ids}
-    return create_recommender(name, config, **kwargs).fit(train, items=items)
+    recommender = create_recommender(name, config,
+                                     checkpoint=checkpoint or config.recommendation.checkpoint,
+                                     features=features)
+    return recommender.fit(train, items=items, val=val)
 
 
 def known_interactions(config) -> pd.DataFrame:
@@ -73,10 +70,9 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
     if recommender.name == "multimodal":
         from pixelrec.config import validate_config
         from pixelrec.inference.content import ContentModel, EncoderEmbedder
-        from pixelrec.training.checkpoint import checkpoint_path, load_checkpoint
+        from pixelrec.training.checkpoint import load_checkpoint
 
-        which = checkpoint or config.recommendation.checkpoint
-        state = load_checkpoint(checkpoint_path(config.checkpoint_dir, which))
+        state = load_checkpoint(recommender.checkpoint_path_)
         model_config = validate_config({**config.model_dump(), "model": state["model_config"]})
         content = ContentModel(recommender, model_config, state["tag_vocab"],
                                state["numeric_cols"])

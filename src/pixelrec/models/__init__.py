@@ -19,37 +19,30 @@ from pixelrec.models.registry import (
 )
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from pixelrec.config import Config
     from pixelrec.models.base import Recommender
 
 
-def create_recommender(name: str, config: Config, item_embeddings: np.ndarray | None = None,
-                       item_ids: list[str] | None = None) -> Recommender:
-    """An unfitted recommender of type `name` with its hyper-parameters from `config`."""
-    entry = get_recommender(name)
-    if entry.kind != "content":
-        return entry.build(config)
-    if item_embeddings is None or item_ids is None:
-        raise ValueError(f"{name} needs item_embeddings and item_ids")
-    return entry.build(config, item_embeddings=item_embeddings, item_ids=item_ids)
+def create_recommender(name: str, config: Config, **inputs: Any) -> Recommender:
+    """An unfitted recommender of type `name` with its hyper-parameters from `config`; `inputs`
+    (`checkpoint`, `features`, `item_embeddings` + `item_ids`) go to the models that use them.
+    Every recommender is then fitted the same way: `.fit(train, items=..., val=...)`."""
+    return get_recommender(name).build(config, **inputs)
 
 
-# name -> the kinds it lists; BASELINE_TYPES are the ones `create_recommender` fits.
-_TYPES = {
-    "COLLABORATIVE_TYPES": ("collaborative",),
-    "CONTENT_TYPES": ("content",),
-    "TRAINED_TYPES": ("trained",),
-    "BASELINE_TYPES": ("collaborative", "content"),
-}
+# Ours: the models this framework exists for; the rest are baselines to compare against.
+OURS = ("multimodal", "multimodal_ease", "ensemble")
+
+_TYPES = {"COLLABORATIVE_TYPES": ("collaborative",), "CONTENT_TYPES": ("content",)}
 
 
 def __getattr__(name: str) -> Any:
     if name in _TYPES:
         return recommender_types(*_TYPES[name])
     if name == "RECOMMENDER_TYPES":
-        return recommender_types("collaborative", "content") + recommender_types("trained")
+        return recommender_types()
+    if name == "BASELINE_TYPES":
+        return tuple(n for n in recommender_types() if n not in OURS)
     if name == "Recommender":
         return importlib.import_module("pixelrec.models.base").Recommender
     raise AttributeError(f"module 'pixelrec.models' has no attribute {name!r}")
@@ -59,9 +52,9 @@ __all__ = [
     "BASELINE_TYPES",
     "COLLABORATIVE_TYPES",
     "CONTENT_TYPES",
+    "OURS",
     "RECOMMENDERS",
     "RECOMMENDER_TYPES",
-    "TRAINED_TYPES",
     "Recommender",
     "create_recommender",
     "get_recommender",

@@ -62,12 +62,17 @@ class Recommender(ABC):
     @classmethod
     def from_config(cls, config, **inputs) -> Recommender:
         """An unfitted instance with hyper-parameters from `config` (what `create_recommender`
-        calls); content recommenders also receive `item_embeddings` and `item_ids`."""
-        return cls(**inputs)
+        calls); `inputs` are optional shared inputs (`checkpoint`, `features`,
+        `item_embeddings` + `item_ids`) that a model uses or ignores."""
+        return cls()
 
     # ---- fitting -------------------------------------------------------------------------
-    def fit(self, train: pd.DataFrame, items: Sequence[str] | None = None) -> Recommender:
-        """Learn from `train` (columns user_id, item_id); `items` is the catalogue to score."""
+    def fit(self, train: pd.DataFrame, items: Sequence[str] | None = None,
+            val: pd.DataFrame | None = None) -> Recommender:
+        """Learn from `train` (columns user_id, item_id[, timestamp]); `items` is the catalogue
+        to score; `val` (held-out interactions of the same users) is for models that select
+        or stop on validation (the multimodal model, the ensemble's weights; others ignore
+        it)."""
         missing = {"user_id", "item_id"} - set(train.columns)
         if missing:
             raise DataError(f"training interactions lack column(s) {sorted(missing)}; "
@@ -83,6 +88,15 @@ class Recommender(ABC):
         self.cold_items_ = np.flatnonzero(self.item_popularity_ == 0)
         self._fit(self.train_matrix_)
         return self
+
+    def fold_in(self, interactions: pd.DataFrame, items: Sequence[str] | None = None
+                ) -> Recommender:
+        """Make `interactions` (the fit's train plus more, e.g. train + val before testing) the
+        known history, keeping whatever was selected on val. Default: fit again on them (the
+        fit of a closed-form or neighbourhood model is its history); a trained model rebinds
+        its weights to the new histories instead of training again."""
+        self._check_fitted()
+        return self.fit(interactions, items=self.item_ids_ if items is None else items)
 
     @abstractmethod
     def _fit(self, matrix: sp.csr_matrix) -> None:
@@ -164,6 +178,10 @@ class Recommender(ABC):
         k = min(k, scores.shape[1])
         top = torch.topk(scores, k, dim=1)
         return self.item_ids_[top.indices.numpy()], top.values.numpy()
+
+    def fit_summary(self) -> dict:
+        """What fitting chose or used, for result files (e.g. a checkpoint, tuned weights)."""
+        return {}
 
     # ---- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -1,60 +1,57 @@
 """Recommender types by name (`--recommender_type`, `recommendation.recommender_type`).
 
-Each baseline registers itself with `@register_recommender("name")`; `create_recommender` builds
-an unfitted one from the config with `cls.from_config(config, ...)`. `kind` says what it needs:
-`collaborative` (interactions only), `content` (also item embeddings from the feature cache),
-`trained` (`multimodal`: trained by `pixelrec train` and loaded from its checkpoint).
+Every recommender registers itself with `@register_recommender("name")`; `create_recommender`
+builds an unfitted one with `cls.from_config(config, **inputs)`, and `fit(train, items, val)`
+fits it, whatever it is (the multimodal model trains there). `kind` is descriptive:
+`collaborative` (interactions only) or `content` (also reads the feature cache and can score
+items without interactions).
 
 This module imports nothing heavy, so the config and the CLI can check names without loading
 torch: `recommender_names()` adds the built-in names to what is registered so far; lookups
-first import the built-in models (`pixelrec.models.baselines`), which registers them.
+first import the built-in models (`pixelrec.models.baselines`, `pixelrec.models.multimodal`,
+`pixelrec.models.ensemble`), which registers them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pixelrec import registry
 
 if TYPE_CHECKING:
     from pixelrec.models.base import Recommender
 
-# The names `pixelrec.models.baselines` registers, plus the trained model; a test checks them.
+# The names the built-in modules register, in display order; a test checks them.
 BUILTIN_RECOMMENDERS = ("random", "popularity", "item_knn", "user_knn", "ease", "als", "bpr",
-                        "content_knn", "multimodal")
+                        "content_knn", "multimodal_ease", "multimodal", "ensemble")
 
 
 @dataclass(frozen=True)
 class RecommenderEntry:
     kind: str
     build: Callable[..., Recommender]  # (config, **inputs) -> an unfitted recommender
+    cls: type | None = None
 
 
 RECOMMENDERS: dict[str, RecommenderEntry] = {}
 
 
 def register_recommender(name: str, kind: str = "collaborative") -> Callable[[type], type]:
-    """Register a `Recommender` subclass as `name`; it is built with `cls.from_config(config)`,
-    and for `kind="content"` with `item_embeddings=` and `item_ids=` too."""
+    """Register a `Recommender` subclass as `name`; it is built with
+    `cls.from_config(config, **inputs)` (inputs a model may use: `checkpoint`, `features`,
+    `item_embeddings` + `item_ids`; each takes what applies and ignores the rest)."""
     if kind not in ("collaborative", "content"):
         raise ValueError(f"kind must be collaborative or content, got {kind!r}")
 
     def add(cls: type) -> type:
         if "name" not in vars(cls):
             cls.name = name
-        registry.add(RECOMMENDERS, "recommender", name, RecommenderEntry(kind, cls.from_config))
+        registry.add(RECOMMENDERS, "recommender", name,
+                     RecommenderEntry(kind, cls.from_config, cls))
         return cls
     return add
-
-
-def _trained_only(config: Any, **inputs: Any) -> Recommender:
-    raise ValueError("multimodal is trained with `pixelrec train` and loaded from its checkpoint "
-                     "(pixelrec.models.multimodal.load_multimodal_recommender)")
-
-
-registry.add(RECOMMENDERS, "recommender", "multimodal", RecommenderEntry("trained", _trained_only))
 
 
 def recommender_names() -> tuple[str, ...]:
@@ -75,8 +72,11 @@ def get_recommender(name: str) -> RecommenderEntry:
 
 
 def _load_builtins() -> None:
-    """Import the baselines (they register themselves), then list built-ins in their order."""
+    """Import the built-in models (they register themselves), then list them in their order."""
     import pixelrec.models.baselines  # noqa: F401
+    import pixelrec.models.ensemble  # noqa: F401
+    import pixelrec.models.multimodal  # noqa: F401
+    import pixelrec.models.multimodal_ease  # noqa: F401
 
     order = {name: k for k, name in enumerate(recommender_names())}
     if list(RECOMMENDERS) != sorted(RECOMMENDERS, key=order.__getitem__):

@@ -17,14 +17,16 @@ from pixelrec.training.trainer import Callback, Trainer, best_value
 
 def train_model(config: Config, device: str | None = None, resume: str | None = None, *,
                 features: Features | None = None, callbacks: Sequence[Callback] = (),
-                config_path: str | None = None, views: dict | None = None) -> dict:
+                config_path: str | None = None, views: dict | None = None,
+                train=None, val=None) -> dict:
     """Train the multimodal model on `config`'s split; return a summary dict.
 
     `device` overrides `training.device`; `resume` is `last`, `best` or a checkpoint path;
     `features` replaces the feature cache ({modality: (vectors, mask)} aligned with the
     processed item table, e.g. synthetic arrays in tests) and `views` the cached augmented views
     ({modality: [(vectors, mask) per view]}; none when only `features` is given); each callback
-    gets every epoch's record on rank 0. Failures are appended to
+    gets every epoch's record on rank 0; `train` / `val` frames replace the split files.
+    Failures are appended to
     `<results_dir>/error_log.json`.
     """
     ctx = setup(device or config.training.device)
@@ -36,7 +38,7 @@ def train_model(config: Config, device: str | None = None, resume: str | None = 
         run = _Wandb(config) if ctx.is_main and config.training.use_wandb else None
         trainer = Trainer(config, ctx, features=features,
                           callbacks=[*callbacks, run.log] if run is not None else callbacks,
-                          views=views)
+                          views=views, train=train, val=val)
         if resume:
             trainer.restore(ckpt.checkpoint_path(config.checkpoint_dir, resume))
         result = trainer.fit()

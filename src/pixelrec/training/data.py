@@ -1,8 +1,12 @@
 """Training examples: id encoders, positives, per-epoch negatives and batches (all vectorised).
 
-Negatives are drawn per epoch from a generator seeded with (seed, epoch), so they are redrawn
-every epoch, reproducible, and identical after a resume; they never hit a training positive of
-the user. Only items with train interactions are drawn (cold items are never pushed down).
+Two batch shapes: interactions (one target per row, for history pooling or no history) and
+sequences (time-ordered windows of a user's items where every position predicts the next one,
+for the transformer history encoder). With the full softmax every train item is a candidate;
+otherwise negatives are drawn per epoch from a generator seeded with (seed, epoch), so they are
+redrawn every epoch, reproducible, and identical after a resume; per-row negatives never hit a
+training positive of the user. Only items with train interactions are candidates (cold items
+are never pushed down).
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ class TrainingData:
 
     def __init__(self, train: pd.DataFrame, item_ids: list[str], *, loss_kind: str,
                  ratio: int, strategy: str, seed: int, logq_correction: bool = True,
-                 user_ids: list[str] | None = None,
+                 user_ids: list[str] | None = None, full_softmax: bool = False,
                  reference: TrainingData | None = None) -> None:
         """`user_ids` fixes the user rows (unknown users -> 0); a `reference` (the train data)
         supplies the sampling distribution, and its positives are never drawn either. Without
-        `logq_correction` the listwise batches carry log Q = 0 (no correction)."""
+        `logq_correction` the sampled listwise batches carry log Q = 0 (no correction);
+        `full_softmax` (listwise only) makes every train item a candidate of every row."""
         self.item_ids = list(item_ids)
         self.user_ids = sorted(pd.unique(train["user_id"].astype(str))) if user_ids is None \
             else list(user_ids)
@@ -67,6 +72,12 @@ class TrainingData:
         train_items = self.counts > 0
         self.id_items = [i for i, ok in zip(self.item_ids, train_items, strict=True) if ok]
         self.loss_kind, self.ratio, self.seed = loss_kind, ratio, seed
+        self.full_softmax = full_softmax and loss_kind == "listwise"
+        # candidates of the full softmax: the items with train interactions (the reference's)
+        self.train_rows = np.flatnonzero(train_items) if reference is None \
+            else reference.train_rows
+        order = np.lexsort((np.arange(len(self.users)), self.timestamps, self.users))
+        self.seq_users, self.seq_items = self.users[order], self.items[order]
         if reference is not None:
             self.neg_p, self.neg_cdf, self.log_q = reference.neg_p, reference.neg_cdf, reference.log_q
             return
@@ -141,24 +152,106 @@ class TrainingData:
 
     def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
                 device: torch.device | str = "cpu") -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffled batches of this rank's shard; every rank gets the same number of batches."""
+        """Shuffled interaction batches of this rank's shard; every rank gets the same number
+        of batches."""
         rng = np.random.default_rng([self.seed, epoch, 1])
-        order = rng.permutation(len(self.users))
-        per_rank = len(order) // world
-        order = order[rank * per_rank:(rank + 1) * per_rank] if world > 1 else order
-        negatives = self.negatives(epoch)
+        order = _shard(rng.permutation(len(self.users)), rank, world)
+        negatives = None if self.full_softmax else self.negatives(epoch)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            yield {name: torch.as_tensor(value).to(device)
-                   for name, value in self.batch(idx, negatives[idx]).items()}
+            neg = None if negatives is None else negatives[idx]
+            yield _to(self.batch(idx, neg), device)
 
-    def batch(self, idx: np.ndarray, neg: np.ndarray) -> dict[str, np.ndarray]:
+    def batch(self, idx: np.ndarray, neg: np.ndarray | None) -> dict[str, np.ndarray]:
         users, pos = self.users[idx], self.items[idx]
-        out = {"users": users, "pos": pos, "neg": neg}
-        if self.loss_kind == "listwise":
+        out = {"users": users, "pos": pos}
+        if self.loss_kind != "listwise":
+            out["neg"] = neg
+        elif self.full_softmax:  # candidates: every train item; the user's others are masked
+            valid = ~self.positives_in(users, self.train_rows)
+            valid[self.train_rows[None, :] == pos[:, None]] = True
+            out["valid"] = valid
+        else:
             cands = np.concatenate([pos, neg.ravel()])
             valid = ~self.positives_in(users, cands)
             valid[np.arange(len(idx)), np.arange(len(idx))] = True
-            out["valid"] = valid
-            out["log_q"] = self.log_q[cands]
+            out.update(cands=cands, valid=valid, log_q=self.log_q[cands],
+                       target=np.arange(len(idx)))
         return out
+
+    # ---- sequences (transformer history encoder) --------------------------------------------
+    def windows(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first, stop) target positions in the time-ordered arrays of every training window:
+        each user's sequence is cut from its latest item back into windows of `length`
+        targets, so every interaction but a user's first is a target exactly once per epoch
+        and its inputs are the up to `length` items before it."""
+        users = self.seq_users
+        starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else \
+            np.zeros(0, dtype=np.int64)
+        ends = np.r_[starts[1:], len(users)]
+        n_windows = -(-(ends - starts - 1) // length)  # ceil; 0 for single-item users
+        owner = np.repeat(np.arange(len(starts)), n_windows)
+        back = np.arange(int(n_windows.sum())) - np.repeat(np.cumsum(n_windows) - n_windows,
+                                                           n_windows)
+        stop = ends[owner] - back * length
+        first = np.maximum(starts[owner] + 1, stop - length)
+        return first, stop
+
+    def windows_per_batch(self, batch_size: int, length: int) -> int:
+        """Windows per batch so that a batch holds about `batch_size` targets."""
+        first, stop = self.windows(length)
+        mean = float(np.mean(stop - first)) if len(first) else 1.0
+        return max(1, int(round(batch_size / mean)))
+
+    def n_batches(self, batch_size: int, world: int = 1, length: int | None = None) -> int:
+        """Batches per epoch and rank (interactions, or sequence windows with `length`)."""
+        if length is None:
+            return -(-(len(self) // world) // batch_size)
+        n = len(self.windows(length)[0]) // world
+        return -(-n // self.windows_per_batch(batch_size, length))
+
+    def sequence_batches(self, epoch: int, batch_size: int, length: int, rank: int = 0,
+                         world: int = 1, device: torch.device | str = "cpu"
+                         ) -> Iterator[dict[str, torch.Tensor]]:
+        """Shuffled batches of windows: `users` [B], `seq` [B, length] input items (oldest
+        first, -1 after the end) and `targets` [B, length] (the next item at each position);
+        sampled softmax batches add shared candidates `cands` with their `log_q`."""
+        if self.loss_kind != "listwise":
+            raise ValueError("sequence batches train a listwise (softmax) loss")
+        first, stop = self.windows(length)
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        order = _shard(rng.permutation(len(first)), rank, world)
+        per_batch = self.windows_per_batch(batch_size, length)
+        offsets = np.arange(length)
+        for start in range(0, len(order), per_batch):
+            idx = order[start:start + per_batch]
+            pos = first[idx, None] + offsets
+            ok = pos < stop[idx, None]
+            targets = np.where(ok, self.seq_items[np.minimum(pos, len(self.seq_items) - 1)], -1)
+            seq = np.where(ok, self.seq_items[np.minimum(pos - 1, len(self.seq_items) - 1)], -1)
+            users = self.seq_users[first[idx]]
+            out = {"users": users, "seq": seq, "targets": targets}
+            cands = self.train_rows
+            if not self.full_softmax:
+                drawn = self._draw(rng, self.ratio * int(ok.sum()))
+                cands = out["cands"] = np.unique(np.concatenate([targets[ok], drawn]))
+                out["log_q"] = self.log_q[cands]
+            # The user's other train items (earlier or later) are never its negatives, as in
+            # interaction batches: ranking masks them anyway.
+            row_users = np.broadcast_to(users[:, None], targets.shape)[ok]
+            valid = ~self.positives_in(row_users, cands)
+            valid[cands[None, :] == targets[ok][:, None]] = True
+            out["valid"] = valid
+            yield _to(out, device)
+
+
+def _shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This rank's equal share of a permutation (the remainder is left out)."""
+    if world == 1:
+        return order
+    per_rank = len(order) // world
+    return order[rank * per_rank:(rank + 1) * per_rank]
+
+
+def _to(batch: dict[str, np.ndarray], device) -> dict[str, torch.Tensor]:
+    return {name: torch.as_tensor(value).to(device) for name, value in batch.items()}

@@ -50,20 +50,26 @@ class BPRLoss(Loss):
 
 
 @register_loss("softmax")
-class SampledSoftmaxLoss(Loss):
-    """Cross-entropy over in-batch + sampled candidates with log-Q correction.
+class SoftmaxLoss(Loss):
+    """Cross-entropy of each row's target among the candidates: every train item (full
+    softmax), or in-batch + sampled candidates with log-Q correction.
 
-    `valid` [B, C] is False where a candidate is another positive of the row's user (never a
-    negative); `log_q` [C] is the log sampling probability of each candidate.
+    `target` [R] is the target's column; `valid` [R, C] (optional) is False where a candidate
+    is another positive of the row's user (never a negative); `log_q` [C] (optional) is the log
+    probability that each candidate was sampled, subtracted from its logit.
     """
 
     kind = "listwise"
 
-    def __call__(self, logits: torch.Tensor, valid: torch.Tensor,
-                 log_q: torch.Tensor) -> torch.Tensor:
-        logits = (logits - log_q).masked_fill(~valid, torch.finfo(logits.dtype).min)
-        target = torch.arange(len(logits), device=logits.device)
-        return F.cross_entropy(logits.float(), target)
+    def __call__(self, logits: torch.Tensor, target: torch.Tensor,
+                 valid: torch.Tensor | None = None,
+                 log_q: torch.Tensor | None = None) -> torch.Tensor:
+        logits = logits.float()
+        if log_q is not None:
+            logits = logits - log_q
+        if valid is not None:
+            logits = logits.masked_fill(~valid, torch.finfo(logits.dtype).min)
+        return F.cross_entropy(logits, target)
 
 
 def build_loss(name: str) -> Loss:

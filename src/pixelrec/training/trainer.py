@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from pixelrec.config import Config, config_hash
@@ -43,9 +44,11 @@ class Trainer:
     """Trains a `MultimodalNetwork` on `config`'s split; only rank 0 writes files."""
 
     def __init__(self, config: Config, ctx: Context, features: Features | None = None,
-                 callbacks: Sequence[Callback] = (), views: Views | None = None) -> None:
+                 callbacks: Sequence[Callback] = (), views: Views | None = None,
+                 train: pd.DataFrame | None = None, val: pd.DataFrame | None = None) -> None:
         """`features` / `views` replace the feature cache's clean vectors / cached augmented
-        views (without `views`, given `features` come with no views)."""
+        views (without `views`, given `features` come with no views); `train` / `val`
+        (user_id, item_id[, timestamp]) replace the split files of `data.split_data_path`."""
         self.config, self.ctx, self.callbacks = config, ctx, list(callbacks)
         cfg = config.training
         metric = cfg.validation_metric
@@ -54,24 +57,36 @@ class Trainer:
             raise ConfigError(f"training.validation_metric {metric} needs k="
                               f"{metric.split('@')[1]} in evaluation.k_values "
                               f"({config.evaluation.k_values}); add it or pick another metric.")
+        self.loss = build_loss(cfg.loss)
+        if config.model.user_history == "transformer" and self.loss.kind != "listwise":
+            raise ConfigError(f"model.user_history: transformer learns every next item of a "
+                              f"sequence with training.loss: softmax, not {cfg.loss}; set "
+                              f"training.loss: softmax or another model.user_history.")
         from pixelrec.data.split_stage import split_files
 
         paths = split_files(config.data.split_data_path)
-        self.train_frame = read_interactions(paths["train"], "train split")
+        self.train_frame = read_interactions(paths["train"], "train split") if train is None \
+            else _interactions(train)
         # `none`: a fixed number of epochs on all the given data (e.g. a refit on train+val);
         # the val split is neither read nor needed, and the last epoch is the best one.
-        self.val_frame = None if metric == "none" else read_interactions(paths["val"],
-                                                                          "val split")
+        self.val_frame = None
+        if metric != "none":
+            self.val_frame = read_interactions(paths["val"], "val split") if val is None \
+                else _interactions(val)
         if self.val_frame is not None and self.val_frame.empty:
-            raise DataError(f"val split {paths['val']} is empty; training selects the model and "
-                            f"stops early on it. Re-run `pixelrec split` with "
-                            f"data.splitting.val_ratio > 0.")
+            raise DataError(f"val split {paths['val'] if val is None else '(given)'} is empty; "
+                            f"training selects the model and stops early on it. Re-run "
+                            f"`pixelrec split` with data.splitting.val_ratio > 0, or set "
+                            f"training.validation_metric: none with a fixed training.epochs.")
         self.item_ids, table = read_catalogue(config)
-        self.loss = build_loss(cfg.loss)
+        n_train_items = self.train_frame["item_id"].nunique()
+        self.full_softmax = (self.loss.kind == "listwise" and config.model.scorer == "dot"
+                             and n_train_items <= cfg.full_softmax_max_items)
         self.data = TrainingData(self.train_frame, self.item_ids, loss_kind=self.loss.kind,
                                  ratio=cfg.negative_sampling_ratio,
                                  strategy=cfg.negative_sampling_strategy, seed=config.seed,
-                                 logq_correction=cfg.logq_correction)
+                                 logq_correction=cfg.logq_correction,
+                                 full_softmax=self.full_softmax)
         warn_ineffective_augmentation(config)
         self.encoders = build_encoder_modules(config)  # fine-tuned encoders (pretrained weights)
         if features is None:
@@ -106,12 +121,14 @@ class Trainer:
             self.model = torch.nn.parallel.DistributedDataParallel(
                 net, device_ids=ids, find_unused_parameters=bool(self.encoders))
         self.local_batch = max(1, cfg.batch_size // ctx.world)
-        per_rank = len(self.data) // ctx.world
-        self.batches_per_epoch = math.ceil(per_rank / self.local_batch)
+        self.sequence_length = config.model.history_length if net.sequential else None
+        self.batches_per_epoch = self.data.n_batches(self.local_batch, ctx.world,
+                                                     self.sequence_length)
         self.optimizer = build_optimizer(net, cfg)
         self.schedule = LRSchedule(self.optimizer, cfg, math.ceil(
             self.batches_per_epoch / cfg.gradient_accumulation_steps))
-        self.recommender = MultimodalRecommender(net, self.item_ids, self.data.user_ids)
+        self.recommender = MultimodalRecommender.from_network(net, self.item_ids,
+                                                              self.data.user_ids)
         if ctx.is_main:
             self.recommender.fit(self.train_frame, items=self.item_ids)
         self.val_data = None
@@ -120,7 +137,7 @@ class Trainer:
                                          ratio=cfg.negative_sampling_ratio,
                                          strategy=cfg.negative_sampling_strategy,
                                          seed=config.seed, user_ids=self.data.user_ids,
-                                         reference=self.data)
+                                         full_softmax=self.full_softmax, reference=self.data)
         self.epoch = 0
         self.history: list[dict] = []
         self.best: dict = {"epoch": None, "value": -math.inf}
@@ -286,7 +303,13 @@ class Trainer:
         total, count, seen = 0.0, 0, 0
         bar = self._progress()
         started = time.perf_counter()
-        batches = self.data.batches(self.epoch, self.local_batch, ctx.rank, ctx.world, ctx.device)
+        if self.sequence_length is not None:
+            batches = self.data.sequence_batches(self.epoch, self.local_batch,
+                                                 self.sequence_length, ctx.rank, ctx.world,
+                                                 ctx.device)
+        else:
+            batches = self.data.batches(self.epoch, self.local_batch, ctx.rank, ctx.world,
+                                        ctx.device)
         self.optimizer.zero_grad(set_to_none=True)
         for k, batch in enumerate(batches):
             step_now = (k + 1) % accum == 0 or k + 1 == self.batches_per_epoch
@@ -361,6 +384,17 @@ class Trainer:
             count += len(batch["users"])
         net.train()
         return total / max(count, 1)
+
+
+def _interactions(frame: pd.DataFrame) -> pd.DataFrame:
+    """user_id, item_id (str) and timestamp (when present) of given interactions."""
+    missing = {"user_id", "item_id"} - set(frame.columns)
+    if missing:
+        raise DataError(f"training interactions lack column(s) {sorted(missing)}; expected "
+                        f"user_id, item_id and optionally timestamp.")
+    cols = [c for c in ("user_id", "item_id", "timestamp") if c in frame.columns]
+    return (frame[cols].dropna(subset=["user_id", "item_id"])
+            .astype({"user_id": str, "item_id": str}).reset_index(drop=True))
 
 
 def warn_ineffective_augmentation(config: Config) -> None:

@@ -12,8 +12,9 @@ class DataFilter:
 
     @staticmethod
     def drop_duplicates(interactions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-        """Keep the first (earliest) interaction of each (user, item) pair."""
-        ordered = interactions.sort_values(["timestamp", "user_id", "item_id"], kind="stable")
+        """Keep the first (earliest) interaction of each (user, item) pair; among rows with the
+        same timestamp the first in file order."""
+        ordered = interactions.sort_values("timestamp", kind="stable")
         kept = ordered.drop_duplicates(["user_id", "item_id"], keep="first")
         return kept, len(interactions) - len(kept)
 

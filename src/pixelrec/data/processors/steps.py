@@ -64,7 +64,8 @@ def process_images(state: Preprocessing) -> None:
 @register_processor("filter")
 def filter_rows(state: Preprocessing) -> None:
     """Items lacking a modality (`data.missing_modality_policy`), then duplicate, unknown-item
-    and k-core filtering of the interactions."""
+    and k-core filtering of the interactions; with `data.catalogue: interacted` items left
+    without an interaction leave the item table (they could never be a hit)."""
     data, report = state.config.data, state.report
     items, dropped_modality = _missing_modalities(state.items, data.missing_modality_policy)
     report["items"].update({
@@ -80,6 +81,10 @@ def filter_rows(state: Preprocessing) -> None:
             f"`data.filtering.min_item_interactions`, or check that `data.columns.item_id` "
             f"matches between the item and interaction files."
         )
+    if data.catalogue == "interacted":  # the catalogue: items that kept an interaction
+        interacted = items["item_id"].isin(set(interactions["item_id"]))
+        report["items"]["dropped_without_interactions"] = int((~interacted).sum())
+        items = items[interacted]
     report["users"]["out"] = int(interactions["user_id"].nunique())
     report["users"]["dropped"] = report["users"]["in"] - report["users"]["out"]
     state.items, state.interactions = items, interactions
@@ -116,5 +121,7 @@ def _filter(interactions: pd.DataFrame, items: pd.DataFrame, filtering
     interactions, counts["k_core_rounds"] = filt.k_core(interactions)
     counts["k_core_dropped"] = before - len(interactions)
     counts["rows_out"] = len(interactions)
-    interactions = interactions.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    # Stable: interactions with the same timestamp keep the input file's row order (the only
+    # order the data gives; sorting ties by item id would leak an id order into the sequence).
+    interactions = interactions.sort_values(["user_id", "timestamp"], kind="stable")
     return interactions.reset_index(drop=True), counts

@@ -22,13 +22,38 @@ class ContentKNNRecommender(Recommender):
     name = "content_knn"
     scores_cold_items = True
 
-    def __init__(self, item_embeddings: np.ndarray, item_ids: Sequence[str]):
+    def __init__(self, item_embeddings: np.ndarray | None = None,
+                 item_ids: Sequence[str] | None = None, config=None,
+                 modalities: Sequence[str] = ("image", "text")):
+        """Embeddings given directly, or (when None) read at fit time from the feature cache
+        of `config` (`modalities` side by side, each L2-normalised)."""
         self.item_embeddings = item_embeddings
         self.item_ids = item_ids
+        self.config = config
+        self.modalities = tuple(modalities)
+
+    @classmethod
+    def from_config(cls, config, item_embeddings=None, item_ids=None, **inputs
+                    ) -> ContentKNNRecommender:
+        return cls(item_embeddings, item_ids, config,
+                   config.evaluation.baselines.content_knn.modalities)
+
+    def _embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.item_embeddings is not None:
+            if self.item_ids is None:
+                raise ValueError("item_embeddings need their item_ids")
+            return self.item_embeddings, self.item_ids
+        if self.config is None:
+            raise ValueError("content_knn needs item_embeddings + item_ids, or a config whose "
+                             "feature cache holds them")
+        from pixelrec.evaluation.embeddings import load_item_embeddings
+
+        return load_item_embeddings(self.config, self.modalities)
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
-        emb = np.asarray(self.item_embeddings, dtype=np.float32)
-        ids = np.asarray(self.item_ids, dtype=object).astype(str)
+        emb, ids = self._embeddings()
+        emb = np.asarray(emb, dtype=np.float32)
+        ids = np.asarray(ids, dtype=object).astype(str)
         if emb.ndim != 2 or len(emb) != len(ids):
             raise ValueError(f"item_embeddings must be (n_items, dim) with one row per item id; "
                              f"got shape {emb.shape} for {len(ids)} ids")

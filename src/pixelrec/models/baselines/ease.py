@@ -15,14 +15,19 @@ class EASERecommender(Recommender):
 
     name = "ease"
 
-    def __init__(self, l2: float = 500.0):
+    def __init__(self, l2: float = 500.0, max_items: int = 20000):
         self.l2 = l2
+        self.max_items = max_items
 
     @classmethod
     def from_config(cls, config, **inputs) -> EASERecommender:
         return cls(**config.evaluation.baselines.ease.model_dump())
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
+        from pixelrec.models.multimodal_ease import check_dense_size
+
+        check_dense_size(matrix.shape[1], self.max_items, "ease",
+                         "evaluation.baselines.ease.max_items")
         gram = (matrix.T @ matrix).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.l2
         inverse = np.linalg.inv(gram)

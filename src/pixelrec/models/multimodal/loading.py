@@ -77,29 +77,48 @@ def item_content(config, item_ids: list[str], table: pd.DataFrame, id_items: Seq
                          use_tags=config.model.use_tags, id_items=id_items, tag_vocab=tag_vocab)
 
 
-def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
-                                features: Features | None = None,
-                                train: pd.DataFrame | None = None):
-    """A fitted `MultimodalRecommender` from `checkpoint` (`best`, `last` or a path; default
-    `<checkpoint_dir>/best.pt`): catalogue = all processed items, user histories from `train`
-    (user_id, item_id[, timestamp]; default: the train split of `config`).
+def resolve_checkpoint(config, checkpoint: str | Path | None) -> str | None:
+    """Trained weights to use: `None` / `none` -> none (train); `auto` -> `best.pt` of
+    `checkpoint_dir` when `pixelrec train` wrote one, else none; `best`, `last` or a path ->
+    that file, which must exist."""
+    from pixelrec.training.checkpoint import checkpoint_path
 
-    Item vectors come from the clean feature cache (never augmented views), or for a model
+    if checkpoint is None or str(checkpoint) == "none":
+        return None
+    if str(checkpoint) == "auto":
+        best = checkpoint_path(config.checkpoint_dir, "best")
+        return str(best) if best.exists() else None
+    path = checkpoint_path(config.checkpoint_dir, str(checkpoint))
+    if not path.exists():
+        raise PixelRecError(f"checkpoint not found: {path}. Train the model first (`pixelrec "
+                            f"train`, checkpoint_dir: {config.checkpoint_dir}), pass another "
+                            f"--checkpoint, or `--checkpoint none` to train it now.")
+    return str(path)
+
+
+def load_network(config, checkpoint: str | Path = "best", features: Features | None = None):
+    """(network, checkpoint state + `path`) of a trained checkpoint (`best`, `last` or a path)
+    over the catalogue of `config`: all processed items.
+
+    Item inputs come from the clean feature cache (never augmented views), or for a model
     trained with a fine-tuned encoder from that encoder's checkpoint weights run over the
     catalogue's raw inputs (eval mode, no gradients).
     """
     from pixelrec.config import validate_config
-    from pixelrec.data.split_stage import split_files
     from pixelrec.models.multimodal.encoders import RawInputs, build_encoder_modules
     from pixelrec.models.multimodal.network import MultimodalNetwork
-    from pixelrec.models.multimodal.recommender import MultimodalRecommender
     from pixelrec.training.checkpoint import checkpoint_path, load_checkpoint
-    from pixelrec.training.data import read_interactions
 
-    state = load_checkpoint(checkpoint_path(config.checkpoint_dir, str(checkpoint or "best")))
+    path = checkpoint_path(config.checkpoint_dir, str(checkpoint))
+    state = load_checkpoint(path)
     # The architecture comes from the checkpoint; paths and data from the given config.
     config = validate_config({**config.model_dump(), "model": state["model_config"]})
     item_ids, table = read_catalogue(config)
+    if item_ids != state["item_ids"]:
+        raise PixelRecError(f"checkpoint {path} was trained on another catalogue "
+                            f"({len(state['item_ids'])} items) than the processed item table "
+                            f"{config.data.processed_item_info_path} ({len(item_ids)} items); "
+                            f"retrain, or use the item table it was trained with.")
     missing = [c for c in state["numeric_cols"] if c not in table.columns]
     if missing:
         raise DataError(f"the model was trained with numeric columns {missing} that the "
@@ -116,8 +135,8 @@ def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
     try:
         network.load_state_dict(state["model_state"])
     except RuntimeError as exc:
-        raise PixelRecError(f"checkpoint {checkpoint or 'best'} does not fit the current item "
-                            f"inputs (feature cache {feature_cache_name(config)}, item table "
+        raise PixelRecError(f"checkpoint {path} does not fit the current item inputs (feature "
+                            f"cache {feature_cache_name(config)}, item table "
                             f"{config.data.processed_item_info_path}): {str(exc)[:300]}. Use "
                             f"the data and encoders it was trained with, or retrain.") from None
     if encoders:
@@ -126,9 +145,23 @@ def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
         network.item_tower.raw = RawInputs.from_config(config, item_ids)
         network.item_tower.encode_catalogue(encoder_batch_sizes(config))
     network.eval()
+    return network, {**state, "path": path}
+
+
+def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
+                                features: Features | None = None,
+                                train: pd.DataFrame | None = None):
+    """A fitted `MultimodalRecommender` from `checkpoint` (`best`, `last` or a path; default
+    `<checkpoint_dir>/best.pt`): catalogue = all processed items, user histories from `train`
+    (user_id, item_id[, timestamp]; default: the train split of `config`)."""
+    from pixelrec.models.multimodal.recommender import MultimodalRecommender
+
     if train is None:
+        from pixelrec.data.split_stage import split_files
+        from pixelrec.training.data import read_interactions
+
         train = read_interactions(split_files(config.data.split_data_path)["train"],
                                   "train split")
-    recommender = MultimodalRecommender(network, item_ids, state["user_ids"])
-    return recommender.fit(train, items=item_ids)
-
+    recommender = MultimodalRecommender(config, resolve_checkpoint(config, checkpoint or "best"),
+                                        features)
+    return recommender.fit(train, items=read_catalogue(config)[0])

@@ -21,19 +21,28 @@ from pixelrec.models.multimodal.towers import ItemTower, UserTower
 
 
 class Scorer(nn.Module):
-    """`dot`: u . i;  `mlp`: the seed's pairwise head MLP([u, i, u * i])."""
+    """`dot`: u . i;  `mlp`: the seed's pairwise head MLP([u, i, u * i]).
+
+    Vectors are ranking vectors: an item's may end in its bias and a user's in a 1 (see
+    `MultimodalNetwork.rank_items`), so `dot` adds the bias by itself; `mlp` scores the first
+    `dim` columns and adds the bias column.
+    """
 
     def __init__(self, kind: str, dim: int, hidden: list[int], activation: str) -> None:
         super().__init__()
-        self.kind = kind
+        self.kind, self.dim = kind, dim
         self.net = mlp([3 * dim, *hidden, 1], activation) if kind == "mlp" else None
+
+    def _bias(self, items: torch.Tensor) -> torch.Tensor | float:
+        return items[..., self.dim] if items.shape[-1] > self.dim else 0.0
 
     def pairs(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of aligned pairs (broadcasting leading dims)."""
         if self.net is None:
             return (users * items).sum(-1)
-        users, items = torch.broadcast_tensors(users, items)
-        return self.net(torch.cat([users, items, users * items], -1)).squeeze(-1)
+        bias = self._bias(items)
+        users, items = torch.broadcast_tensors(users[..., :self.dim], items[..., :self.dim])
+        return self.net(torch.cat([users, items, users * items], -1)).squeeze(-1) + bias
 
     def matrix(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """All scores [B, C] of users [B, d] against items [C, d]."""
@@ -61,7 +70,15 @@ def history_matrix(users: np.ndarray, items: np.ndarray, order: np.ndarray, n_us
 
 
 class MultimodalNetwork(nn.Module):
-    """Two towers and a scorer; `objective` (a training loss) is set by the trainer."""
+    """Two towers and a scorer; `objective` (a training loss) is set by the trainer.
+
+    Training batches (`forward`) come in two shapes, made by `pixelrec.training.data`:
+    interactions (`users`, `pos`: one target each, the history from the `history` buffer with
+    the target removed) and sequences (`users`, `seq`, `targets` [B, L]: every position of a
+    time-ordered window predicts the next item; `model.user_history: transformer`). The softmax
+    runs over every item with train interactions ("full") unless the batch names its candidates
+    (`cands` with `log_q`: sampled softmax for large catalogues).
+    """
 
     def __init__(self, content: ItemContent, n_users: int, cfg,
                  encoders: Mapping[str, EncoderModule] | None = None) -> None:
@@ -69,6 +86,7 @@ class MultimodalNetwork(nn.Module):
         super().__init__()
         self.item_tower = ItemTower(content, cfg, encoders)
         self.user_tower = UserTower(n_users, cfg)
+        self.dim = cfg.embedding_dim
         self.scorer = Scorer(cfg.scorer, cfg.embedding_dim, cfg.scorer_hidden_dims,
                              cfg.fusion_activation)
         self.contrastive = None
@@ -77,20 +95,42 @@ class MultimodalNetwork(nn.Module):
         self.contrastive_weight = cfg.contrastive_weight
         self.history_length = cfg.history_length
         self.uses_history = cfg.user_history != "none"
+        self.sequential = cfg.user_history == "transformer"
         self.cosine = cfg.similarity == "cosine"
         self.temperature = cfg.temperature
+        self.new_item_weight = cfg.new_item_loss_weight
+        self.has_bias = cfg.item_bias and (self.item_tower.bias is not None
+                                           or self.item_tower.content_bias is not None)
         self.objective = None
         self.set_history(np.full((n_users + 1, 1), -1, dtype=np.int64))
 
     def set_history(self, history: np.ndarray) -> None:
         self.register_buffer("history", torch.as_tensor(history), persistent=False)
 
-    # ---- inference -----------------------------------------------------------------------
+    @property
+    def train_rows(self) -> torch.Tensor:
+        """Catalogue rows of the items with an id row (train items): the full softmax's
+        candidates (items unseen in training are never pushed down)."""
+        return (self.item_tower.id_rows > 0).nonzero().squeeze(1)
+
+    # ---- ranking vectors -----------------------------------------------------------------
+    def rank_items(self, vecs: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """Ranking vectors of items: unit length under cosine similarity, then the item bias
+        as one more column (users get a 1 there), so score = user . item stays one matmul."""
+        vecs = F.normalize(vecs, dim=-1) if self.cosine else vecs
+        return vecs if bias is None else torch.cat([vecs, bias.unsqueeze(-1).to(vecs.dtype)], -1)
+
+    def rank_users(self, vecs: torch.Tensor) -> torch.Tensor:
+        """Ranking vectors of users: unit length / temperature under cosine (+ the 1)."""
+        vecs = F.normalize(vecs, dim=-1) / self.temperature if self.cosine else vecs
+        if not self.has_bias:
+            return vecs
+        return torch.cat([vecs, torch.ones_like(vecs[..., :1])], -1)
+
     def items(self, items: torch.Tensor,
               tokens: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """Item vectors of catalogue rows (unit length under cosine similarity)."""
-        vecs = self.item_tower(items, tokens=tokens)
-        return F.normalize(vecs, dim=-1) if self.cosine else vecs
+        """Ranking vectors of catalogue rows."""
+        return self.rank_items(*self.item_tower(items, tokens=tokens))
 
     def item_vectors(self, items: torch.Tensor | None = None, chunk: int = 8192) -> torch.Tensor:
         items = torch.arange(self.item_tower.n_items, device=self.history.device) \
@@ -99,51 +139,78 @@ class MultimodalNetwork(nn.Module):
 
     def user_vectors(self, id_rows: torch.Tensor, item_vecs, history_rows: torch.Tensor | None = None,
                      exclude: torch.Tensor | None = None) -> torch.Tensor:
-        """Vectors of users with id-embedding rows `id_rows` and rows `history_rows` (default:
-        the same) of the history buffer; history items are looked up in `item_vecs`.
-
-        Under cosine similarity the vector is unit length / temperature, so that a plain dot
-        product with item vectors gives the trained score.
-        """
+        """Ranking vectors of users with id-embedding rows `id_rows` and rows `history_rows`
+        (default: the same) of the history buffer; history items are looked up in `item_vecs`
+        (ranking vectors, indexed by catalogue row; the bias column is not a history input)."""
         if not self.uses_history:
-            vecs = self.user_tower(id_rows)
-        else:
-            hist = self.history[id_rows if history_rows is None else history_rows]
-            mask = hist >= 0
-            if exclude is not None:
-                mask &= hist != exclude.unsqueeze(1)
-            vecs = self.user_tower(id_rows, item_vecs[hist.clamp_min(0)], mask)
-        return F.normalize(vecs, dim=-1) / self.temperature if self.cosine else vecs
+            return self.rank_users(self.user_tower(id_rows))
+        hist = self.history[id_rows if history_rows is None else history_rows]
+        mask = hist >= 0
+        if exclude is not None:
+            mask &= hist != exclude.unsqueeze(1)
+        history = item_vecs[hist.clamp_min(0)][..., :self.dim]
+        return self.rank_users(self.user_tower(id_rows, history, mask))
 
     # ---- training ------------------------------------------------------------------------
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Losses of one batch: users [B], pos [B], neg [B, r] (+ valid, log_q for listwise)."""
-        users, pos, neg = batch["users"], batch["pos"], batch["neg"]
-        parts = [pos, neg.flatten()]
-        if self.uses_history:
+        """Losses of one batch (see the class docstring for its two shapes)."""
+        sequence = "seq" in batch
+        users = batch["users"]
+        targets = batch["targets"][batch["targets"] >= 0] if sequence else batch["pos"]
+        full = "cands" not in batch and "neg" not in batch
+        cands = self.train_rows if full else batch.get("cands")
+        parts = [targets] if cands is None else [targets, cands]
+        if "neg" in batch:
+            parts.append(batch["neg"].flatten())
+        if sequence:
+            parts.append(batch["seq"][batch["seq"] >= 0])
+        elif self.uses_history:
             parts.append(self.history[users].clamp_min(0).flatten())
         uniq = torch.unique(torch.cat(parts))
         lookup = torch.zeros(self.item_tower.n_items, dtype=torch.long, device=uniq.device)
         lookup[uniq] = torch.arange(len(uniq), device=uniq.device)
-        # Encoders in the tower (fine-tuning) encode only the batch's positives and negatives;
+        # Encoders in the tower (fine-tuning) encode only the batch's targets and candidates;
         # history items read the tables refreshed after every epoch.
-        live = torch.unique(torch.cat(parts[:2])) if len(self.item_tower.encoders) else None
+        own = torch.unique(torch.cat([targets, *([batch["neg"].flatten()]
+                                                 if "neg" in batch else [])]))
+        live = own if len(self.item_tower.encoders) else None
         tokens = self.item_tower.modality_tokens(uniq, live)
-        full = _Gather(self.items(uniq, tokens=tokens), lookup)
-        user_vecs = self.user_vectors(users, full, exclude=pos)
-        pos_vecs, neg_vecs = full[pos], full[neg]
-        if self.objective.kind == "listwise":
-            cands = torch.cat([pos_vecs, neg_vecs.flatten(0, 1)])
-            main = self.objective(self.scorer.matrix(user_vecs, cands), batch["valid"],
-                                  batch["log_q"])
+        table = _Gather(self.items(uniq, tokens=tokens), lookup)
+        if sequence:
+            seq = batch["seq"]
+            mask = seq >= 0
+            states = self.user_tower.sequence(users, table[seq.clamp_min(0)][..., :self.dim]
+                                              * mask.unsqueeze(-1), mask)
+            user_vecs = self.rank_users(states[batch["targets"] >= 0])
         else:
-            main = self.objective(self.scorer.pairs(user_vecs, pos_vecs),
-                                  self.scorer.pairs(user_vecs.unsqueeze(1), neg_vecs))
+            user_vecs = self.user_vectors(users, table, exclude=targets)
+        if self.objective.kind == "listwise":
+            logits = self.scorer.matrix(user_vecs, table[cands])
+            target = batch.get("target")
+            if target is None:  # distinct candidates: a target's column is where it sits
+                column = torch.full((self.item_tower.n_items,), -1, dtype=torch.long,
+                                    device=cands.device)
+                column[cands] = torch.arange(len(cands), device=cands.device)
+                target = column[targets]
+            main = self.objective(logits, target, batch.get("valid"), batch.get("log_q"))
+            if self.new_item_weight > 0 and self.item_tower.ids is not None:
+                # The same targets against every candidate scored as a brand-new item (id row
+                # 0, content only): the content path learns to rank on its own, so items never
+                # seen in training are scored well, without dropping ids from the main loss.
+                as_new = self.rank_items(*self.item_tower(cands, tokens=_rows(tokens, lookup,
+                                                                               cands),
+                                                          as_new=True))
+                extra = self.objective(self.scorer.matrix(user_vecs, as_new), target,
+                                       batch.get("valid"), batch.get("log_q"))
+                main = main + self.new_item_weight * extra
+        else:
+            main = self.objective(self.scorer.pairs(user_vecs, table[targets]),
+                                  self.scorer.pairs(user_vecs.unsqueeze(1), table[batch["neg"]]))
         out = {"main": main, "loss": main}
         if self.contrastive is not None:
-            # Aligned over the batch's distinct positive and sampled items; history items would
-            # make the [n, n] logits nearly catalogue-sized on every batch.
-            items = torch.unique(torch.cat(parts[:2]))
+            # Aligned over the batch's distinct targets (and sampled items): all candidates
+            # would make the [n, n] logits catalogue-sized.
+            items = own
             rows = lookup[items]
             tower = self.item_tower
             present = tower.m_image[items] & tower.m_text[items]
@@ -151,6 +218,12 @@ class MultimodalNetwork(nn.Module):
                                                   present)
             out["loss"] = main + self.contrastive_weight * out["contrastive"]
         return out
+
+
+def _rows(tokens: dict[str, torch.Tensor], lookup: torch.Tensor, items: torch.Tensor
+          ) -> dict[str, torch.Tensor]:
+    """The modality tokens of catalogue rows `items` (tokens are over the batch's unique rows)."""
+    return {name: value[lookup[items]] for name, value in tokens.items()}
 
 
 class _Gather:

@@ -1,15 +1,20 @@
-"""`MultimodalRecommender`: a trained `MultimodalNetwork` behind the `Recommender` interface.
+"""`MultimodalRecommender`: the multimodal two-tower model behind the `Recommender` interface.
 
-`fit(train, items)` binds the network to the catalogue and the users' train histories (it does
-not train; `pixelrec.training.train_model` does). Cold items are scored from content alone.
-Users absent from train get train popularity through `score`, as for every recommender; a new
-user with an item history is scored from it by `score_histories` / `recommend_histories`.
+`fit(train, items, val)` trains it like every other recommender fits (reading the config and the
+feature cache; early stopping on `val`, by default the config's val split), unless it was built
+with trained weights: `checkpoint=` (`best`, `last` or a path, e.g. what `pixelrec train`
+wrote) or a network (`from_network`, what the trainer validates with), in which case `fit`
+binds those weights to the catalogue and the users' train histories without training.
+Cold items are scored from content alone. Users absent from train get train popularity through
+`score`, as for every recommender; a new user with an item history is scored from it by
+`score_histories` / `recommend_histories`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,31 +24,95 @@ import torch
 from pixelrec.errors import DataError, PixelRecError
 from pixelrec.models.base import Recommender
 from pixelrec.models.multimodal.network import MultimodalNetwork, history_matrix
+from pixelrec.models.registry import register_recommender
 
 
+@register_recommender("multimodal", kind="content")
 class MultimodalRecommender(Recommender):
     name = "multimodal"
     scores_cold_items = True
 
-    def __init__(self, network: MultimodalNetwork, item_ids: list[str], user_ids: list[str],
+    def __init__(self, config=None, checkpoint: str | Path | None = None, features=None,
                  chunk_size: int = 1024) -> None:
+        """`config`: the full config (model, training, data paths); `checkpoint`: trained
+        weights to bind instead of training; `features` replace the feature cache's vectors
+        ({modality: (vectors, mask)} aligned with the processed item table)."""
+        self.config = config
+        self.checkpoint = checkpoint
+        self.features = features
+        self.chunk_size = chunk_size
+
+    @classmethod
+    def from_config(cls, config, checkpoint=None, features=None, **inputs
+                    ) -> MultimodalRecommender:
+        """`checkpoint`: see `resolve_checkpoint` (`auto`: what `pixelrec train` wrote, if
+        anything; none: train in `fit`)."""
+        from pixelrec.models.multimodal.loading import resolve_checkpoint
+
+        return cls(config, resolve_checkpoint(config, checkpoint), features)
+
+    @classmethod
+    def from_network(cls, network: MultimodalNetwork, item_ids: list[str], user_ids: list[str],
+                     chunk_size: int = 1024) -> MultimodalRecommender:
+        """Wrap a network (trained or in training): `fit` then only binds it."""
+        out = cls(chunk_size=chunk_size)
+        out._bind_network(network, item_ids, user_ids)
+        return out
+
+    def _bind_network(self, network: MultimodalNetwork, item_ids: list[str],
+                      user_ids: list[str]) -> None:
         self.network = network
         self.item_ids = list(item_ids)  # the network's content order
         self.user_ids = list(user_ids)  # the network's user-id embedding rows (1-based)
-        self.chunk_size = chunk_size
+
+    def fit_summary(self) -> dict:
+        out = {}
+        if "checkpoint_path_" in vars(self):
+            out = {"checkpoint": self.checkpoint_path_, **self.training_state_}
+        if "training_summary_" in vars(self):
+            summary = self.training_summary_
+            out["trained"] = {k: summary[k] for k in ("best_epoch", "best_value", "epochs",
+                                                      "seconds", "validation_metric")}
+        return out
 
     @property
     def has_vectors(self) -> bool:
         return self.network.scorer.kind == "dot"
 
-    def fit(self, train: pd.DataFrame, items=None) -> MultimodalRecommender:
-        """Bind to the catalogue `items` and the histories in `train` (ordered by `timestamp`
-        when the column exists, else by row order)."""
+    def fit(self, train: pd.DataFrame, items=None, val: pd.DataFrame | None = None
+            ) -> MultimodalRecommender:
+        """Train (or, with trained weights, bind) on `train`; histories are ordered by
+        `timestamp` when the column exists, else by row order."""
+        if "network" not in vars(self):
+            self._obtain_network(train, items, val)
         self._train = train
         try:
             return super().fit(train, items)
         finally:
             del self._train
+
+    def fold_in(self, interactions: pd.DataFrame, items=None) -> MultimodalRecommender:
+        """Rebind the trained weights to the histories in `interactions` (no training)."""
+        self._check_fitted()
+        return self.fit(interactions, items=self.item_ids_ if items is None else items)
+
+    def _obtain_network(self, train: pd.DataFrame, items, val: pd.DataFrame | None) -> None:
+        from pixelrec.models.multimodal.loading import load_network
+
+        if self.config is None:
+            raise PixelRecError("MultimodalRecommender needs a config to train (or "
+                                "from_network(...) to wrap a trained network).")
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            from pixelrec.training import train_model
+
+            self.training_summary_ = train_model(self.config, train=train, val=val,
+                                                 features=self.features)
+            checkpoint = "best"
+        network, state = load_network(self.config, checkpoint, self.features)
+        self.checkpoint_path_ = str(state["path"])
+        self.training_state_ = {"epoch": state["epoch"], "best": state["best"]}
+        self._bind_network(network, state["item_ids"], state["user_ids"])
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         content_rows = pd.Index(self.item_ids).get_indexer(self.item_ids_)
@@ -111,8 +180,8 @@ class MultimodalRecommender(Recommender):
         self._check_fitted()
         if not self.network.uses_history:
             raise PixelRecError("this model was trained with model.user_history: none, so it "
-                                "cannot score a user from a history; retrain with mean or "
-                                "attention.")
+                                "cannot score a user from a history; retrain with "
+                                "transformer, mean or attention.")
         length = self.network.history_length
         matrix = np.full((len(histories), length), -1, dtype=np.int64)
         for k, items in enumerate(histories):

@@ -16,14 +16,20 @@ from pixelrec.models.multimodal.fusion import build_fusion, mlp
 
 
 class ItemTower(nn.Module):
-    """Item vectors from modality tokens: projected encoder vectors (a learned embedding where
-    a modality is missing), numeric MLP, tag embedding bag and the item-id embedding.
+    """Item vectors and biases from modality tokens: projected encoder vectors (a learned
+    embedding where a modality is missing), numeric MLP and tag embedding bag, fused by
+    `model.fusion_type`, plus the item-id embedding (`model.item_id_fusion`: `residual` adds it
+    to the fused content vector, `token` feeds it to the fusion as one more token).
 
     Encoder vectors come from per-item tables (`x_<modality>`, L2-normalised). In training mode
     two things can replace a table row: this epoch's cached augmented view (`train_vectors`), and
     for a modality with an `EncoderModule` (fine-tuning) a live encoding of the item's raw input
     (`raw`, augmented with `augment` / `augment_rng` when set) for the items in `live`. Eval mode
     reads only the clean tables; `encode_catalogue` refreshes them from the encoders.
+
+    Items without an id of their own (no train interactions, or dropped by `model.id_dropout`
+    in training) share id row 0, a learned "new item" embedding and bias (DropoutNet-style:
+    trained on the dropped ids, so a new item scores as a typical item with its own content).
     """
 
     def __init__(self, content: ItemContent, cfg,
@@ -49,16 +55,26 @@ class ItemTower(nn.Module):
         if content.tags is not None:
             self.tags = nn.EmbeddingBag(len(content.tag_vocab) + 1, d, mode="mean", padding_idx=0)
             self.missing["tags"] = nn.Parameter(torch.zeros(d))
-        self.ids = nn.Embedding(len(content.id_items) + 1, d) if cfg.use_item_id else None
+        n_ids = len(content.id_items) + 1
+        self.ids = nn.Embedding(n_ids, d) if cfg.use_item_id else None
+        self.id_token = self.ids is not None and cfg.item_id_fusion == "token"
         for emb in (self.tags, self.ids):
             if emb is not None:
                 nn.init.normal_(emb.weight, std=0.05)
-        n_tokens = (len(self.modalities) + (self.numeric is not None) + (self.tags is not None)
-                    + (self.ids is not None))
-        if n_tokens == 0:
+        n_content = len(self.modalities) + (self.numeric is not None) + (self.tags is not None)
+        n_tokens = n_content + self.id_token
+        if n_tokens == 0 and self.ids is None:
             raise ValueError("the item tower has no inputs: enable an encoder, numeric "
                              "features, tags or model.use_item_id")
-        self.fusion = build_fusion(cfg.fusion_type, n_tokens, d, d, cfg)
+        self.fusion = build_fusion(cfg.fusion_type, n_tokens, d, d, cfg) if n_tokens else None
+        self.content_scale = cfg.content_scale
+        # item bias = a per-id bias (with the id embedding) + a linear map of the content
+        self.bias = self.content_bias = None
+        if cfg.item_bias and self.ids is not None:
+            self.bias = nn.Embedding(n_ids, 1)
+            nn.init.zeros_(self.bias.weight)
+        if cfg.item_bias and self.fusion is not None:
+            self.content_bias = nn.Linear(d, 1)
         self.encoders = nn.ModuleDict(dict(encoders or {}))
         for name, encoder in self.encoders.items():
             if name not in self.modalities or encoder.dim != self.proj[name].in_features:
@@ -153,9 +169,11 @@ class ItemTower(nn.Module):
             getattr(self, f"m_{name}").copy_(torch.as_tensor(present))
 
     def forward(self, items: torch.Tensor, live: torch.Tensor | None = None,
-                tokens: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """Item vectors of catalogue rows; `tokens` are `modality_tokens(items, live)` when the
-        caller already has them."""
+                tokens: dict[str, torch.Tensor] | None = None, as_new: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(vectors [n, d], biases [n] or None) of catalogue rows; `tokens` are
+        `modality_tokens(items, live)` when the caller already has them; `as_new` scores every
+        item as a brand-new one (id row 0, content only)."""
         if tokens is None:
             tokens = self.modality_tokens(items, live)
         tokens = list(tokens.values())
@@ -165,13 +183,23 @@ class ItemTower(nn.Module):
             tags = self.x_tags[items]
             bag = self.tags(tags)
             tokens.append(torch.where((tags > 0).any(1, keepdim=True), bag, self.missing["tags"]))
-        if self.ids is not None:
-            rows = self.id_rows[items]
-            if self.training and self.id_dropout > 0:
-                keep = torch.rand(rows.shape, device=rows.device) >= self.id_dropout
-                rows = rows * keep
+        rows = self.id_rows[items]
+        if as_new:
+            rows = torch.zeros_like(rows)
+        elif self.training and self.id_dropout > 0:
+            rows = rows * (torch.rand(rows.shape, device=rows.device) >= self.id_dropout)
+        if self.id_token:
             tokens.append(self.ids(rows))
-        return self.fusion(torch.stack(tokens, 1))
+        content = self.fusion(torch.stack(tokens, 1)) if tokens else None
+        if content is not None and not self.id_token:
+            content = content * self.content_scale
+        vectors = content
+        if self.ids is not None and not self.id_token:
+            vectors = self.ids(rows) if content is None else content + self.ids(rows)
+        parts = [] if self.bias is None else [self.bias(rows).squeeze(-1)]
+        if self.content_bias is not None:
+            parts.append(self.content_bias(content).squeeze(-1))
+        return vectors, (sum(parts) if parts else None)
 
 
 def _joint_space(cfg, content: ItemContent) -> bool:
@@ -182,33 +210,116 @@ def _joint_space(cfg, content: ItemContent) -> bool:
 
 
 class UserTower(nn.Module):
-    """User vector = id embedding (row 0: unknown user) + a map of the pooled history items."""
+    """User vector = optional user-id embedding (row 0: unknown user) + an encoding of the
+    user's most recent train items: `mean` / `attention` pooling (then a linear map), or
+    `transformer`, a causal self-attention encoder over the items in time order (SASRec-style;
+    the user vector is its output at the latest item)."""
 
     def __init__(self, n_users: int, cfg) -> None:
         super().__init__()
         d = cfg.embedding_dim
-        self.ids = nn.Embedding(n_users + 1, d)
-        nn.init.normal_(self.ids.weight, std=0.05)
+        self.ids = None
+        if cfg.use_user_id:
+            self.ids = nn.Embedding(n_users + 1, d)
+            nn.init.normal_(self.ids.weight, std=0.05)
         self.pooling = cfg.user_history
-        if self.pooling != "none":
+        if self.pooling in ("mean", "attention"):
             self.history_map = nn.Linear(d, d)
         if self.pooling == "attention":
             self.key = nn.Linear(d, d, bias=False)
             self.query = nn.Parameter(torch.zeros(d))
+        if self.pooling == "transformer":
+            self.encoder = HistoryEncoder(d, cfg.history_length, cfg.history_layers,
+                                          cfg.history_heads, cfg.history_dropout,
+                                          cfg.history_mean_skip)
+
+    def _id_vectors(self, users: torch.Tensor) -> torch.Tensor | None:
+        return None if self.ids is None else self.ids(users)
 
     def forward(self, users: torch.Tensor, history: torch.Tensor | None = None,
                 history_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """`users` [B] id rows; `history` [B, H, d] item vectors with `history_mask` [B, H]."""
-        vec = self.ids(users)
+        """`users` [B] id rows; `history` [B, H, d] item vectors, most recent first, with
+        `history_mask` [B, H] (False: no item)."""
+        vec = self._id_vectors(users)
         if self.pooling == "none" or history is None:
+            if vec is None:
+                raise ValueError("this user tower encodes histories; pass one")
             return vec
+        if self.pooling == "transformer":
+            encoded = self.encoder.last(*chronological(history, history_mask))
+        else:
+            encoded = self.history_map(self._pool(history, history_mask, vec))
+        return encoded if vec is None else vec + encoded
+
+    def _pool(self, history: torch.Tensor, history_mask: torch.Tensor,
+              vec: torch.Tensor | None) -> torch.Tensor:
         mask = history_mask.unsqueeze(-1).to(history.dtype)
         if self.pooling == "mean":
-            pooled = (history * mask).sum(1) / mask.sum(1).clamp_min(1.0)
-        else:
-            query = (vec + self.query).unsqueeze(1)
-            logits = (self.key(history) * query).sum(-1) / math.sqrt(history.shape[-1])
-            logits = logits.masked_fill(~history_mask, float("-inf"))
-            weights = torch.nan_to_num(torch.softmax(logits, -1), nan=0.0).unsqueeze(-1)
-            pooled = (weights * history).sum(1)
-        return vec + self.history_map(pooled)
+            return (history * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        query = self.query if vec is None else vec + self.query
+        query = query.expand(len(history), -1).unsqueeze(1)
+        logits = (self.key(history) * query).sum(-1) / math.sqrt(history.shape[-1])
+        logits = logits.masked_fill(~history_mask, float("-inf"))
+        weights = torch.nan_to_num(torch.softmax(logits, -1), nan=0.0).unsqueeze(-1)
+        return (weights * history).sum(1)
+
+    def sequence(self, users: torch.Tensor, items: torch.Tensor, mask: torch.Tensor
+                 ) -> torch.Tensor:
+        """Transformer only: user vectors [B, L, d] after each position of time-ordered item
+        vectors `items` [B, L, d] (left-aligned, `mask` False after the end)."""
+        out = self.encoder(items, mask)
+        vec = self._id_vectors(users)
+        return out if vec is None else out + vec.unsqueeze(1)
+
+
+def chronological(history: torch.Tensor, mask: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Most-recent-first rows with holes -> oldest-first rows, left-aligned (padding last)."""
+    n = mask.sum(1, keepdim=True)
+    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+    # valid entries first, keeping their most-recent-first order, then reverse the valid prefix
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+    source = torch.gather(order, 1, (n - 1 - positions).clamp_min(0))
+    out_mask = positions < n
+    out = torch.gather(history, 1, source.unsqueeze(-1).expand(-1, -1, history.shape[-1]))
+    return out * out_mask.unsqueeze(-1).to(out.dtype), out_mask
+
+
+class HistoryEncoder(nn.Module):
+    """Causal self-attention over time-ordered item vectors (pre-norm transformer layers with
+    learned positions): position t sees items 0..t only, so training predicts every next item
+    of a sequence at once and no later item can change an earlier position's output."""
+
+    def __init__(self, dim: int, length: int, layers: int, heads: int, dropout: float,
+                 mean_skip: bool = False) -> None:
+        super().__init__()
+        self.positions = nn.Embedding(length, dim)
+        nn.init.normal_(self.positions.weight, std=0.02)
+        self.dropout = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.mean_map = nn.Linear(dim, dim) if mean_skip else None
+
+    def forward(self, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[B, L, d] outputs of left-aligned item vectors [B, L, d] (`mask` [B, L])."""
+        length = items.shape[1]
+        if length > self.positions.num_embeddings:
+            raise ValueError(f"histories of {length} items exceed model.history_length "
+                             f"({self.positions.num_embeddings})")
+        keep = mask.unsqueeze(-1).to(items.dtype)
+        x = self.dropout(items + self.positions.weight[:length]) * keep
+        causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=items.device), 1)
+        # No final LayerNorm: the residual stream starts as the items themselves, so an
+        # untrained encoder already points at the latest item (and the mean of those so far).
+        out = self.layers(x, mask=causal)
+        if self.mean_map is not None:  # + a map of the mean of the items so far (causal)
+            count = keep.cumsum(1).clamp_min(1.0)
+            out = out + self.mean_map((items * keep).cumsum(1) / count)
+        return out
+
+    def last(self, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[B, d]: the output at each row's latest item (position 0 for an empty row)."""
+        out = self(items, mask)
+        last = (mask.sum(1) - 1).clamp_min(0)
+        return out[torch.arange(len(out), device=out.device), last]
