@@ -271,3 +271,17 @@ def test_joint_space_encoder_starts_with_equal_projections():
     assert torch.equal(tower.proj["image"].weight, tower.proj["text"].weight)
     assert not torch.equal(other.item_tower.proj["image"].weight,
                            other.item_tower.proj["text"].weight)
+
+
+def test_fold_in_rebinds_histories_without_training():
+    rec = fitted()
+    weights = {k: v.clone() for k, v in rec.network.state_dict().items()}
+    before = rec.score(["a", "b"])
+    more = pd.DataFrame({"user_id": ["a", "a", "b", "c", "b"],
+                         "item_id": ["i0", "i1", "i2", "i3", "i6"], "timestamp": [1, 2, 3, 4, 5]})
+    rec.fold_in(more)
+    assert all(torch.equal(v, rec.network.state_dict()[k]) for k, v in weights.items())
+    after = rec.score(["a", "b"])
+    assert np.allclose(after[0], before[0])  # a's history did not change
+    assert not np.allclose(after[1], before[1])  # b's now ends with i6
+    assert "i6" not in set(rec.item_ids_[rec.cold_items_])  # i6 has an interaction now

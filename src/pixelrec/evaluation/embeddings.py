@@ -15,13 +15,10 @@ def load_item_embeddings(config, modalities=None) -> tuple[np.ndarray, list[str]
     Evaluation never encodes the catalogue itself: without a precomputed cache this raises, and
     a cache built with other encoders or settings is refused by the cache.
     """
-    from pixelrec.features import cache_directory, open_cache, side_by_side
+    from pixelrec.features import side_by_side
 
-    directory = cache_directory(config)
-    if not (directory / "manifest.json").exists():
-        raise PixelRecError(f"no feature cache at {directory}; run `pixelrec precompute` first "
-                            f"(or set data.cache_config.cache_directory).")
-    with open_cache(config) as cache:
+    directory, open_existing = _existing_cache(config)
+    with open_existing() as cache:
         ids = list(cache.item_ids)
         if not ids or not cache.modalities:
             raise PixelRecError(f"feature cache {directory} holds no embeddings; run `pixelrec "
@@ -35,6 +32,17 @@ def load_item_embeddings(config, modalities=None) -> tuple[np.ndarray, list[str]
     return matrix, ids
 
 
+def _existing_cache(config):
+    """(cache folder, a function opening it read-only); raises when nothing was precomputed."""
+    from pixelrec.features import cache_directory, open_cache
+
+    directory = cache_directory(config)
+    if not (directory / "manifest.json").exists():
+        raise PixelRecError(f"no feature cache at {directory}; run `pixelrec precompute` first "
+                            f"(or set data.cache_config.cache_directory).")
+    return directory, lambda: open_cache(config)
+
+
 def try_item_embeddings(config) -> tuple[np.ndarray, list[str]] | None:
     """The cached embeddings when a cache exists and loads, else None (optional metrics)."""
     try:
@@ -46,13 +54,8 @@ def try_item_embeddings(config) -> tuple[np.ndarray, list[str]] | None:
 def load_modality_vectors(config, modalities) -> dict[str, tuple[np.ndarray, list[str]]]:
     """{modality: (vectors, item_ids)} of the feature cache, each as encoded (zero rows where
     an item lacks the modality); every requested modality must be in the cache."""
-    from pixelrec.features import cache_directory, open_cache
-
-    directory = cache_directory(config)
-    if not (directory / "manifest.json").exists():
-        raise PixelRecError(f"no feature cache at {directory}; run `pixelrec precompute` first "
-                            f"(or set data.cache_config.cache_directory).")
-    with open_cache(config) as cache:
+    directory, open_existing = _existing_cache(config)
+    with open_existing() as cache:
         ids = list(cache.item_ids)
         missing = [m for m in modalities if m not in cache.modalities]
         if missing:

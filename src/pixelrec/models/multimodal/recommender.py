@@ -91,11 +91,6 @@ class MultimodalRecommender(Recommender):
         finally:
             del self._train
 
-    def fold_in(self, interactions: pd.DataFrame, items=None) -> MultimodalRecommender:
-        """Rebind the trained weights to the histories in `interactions` (no training)."""
-        self._check_fitted()
-        return self.fit(interactions, items=self.item_ids_ if items is None else items)
-
     def _obtain_network(self, train: pd.DataFrame, items, val: pd.DataFrame | None) -> None:
         from pixelrec.models.multimodal.loading import load_network
 
