@@ -27,12 +27,18 @@ def read_interactions(path: str | Path, what: str) -> pd.DataFrame:
     """user_id, item_id (str) and timestamp (when present) of a split file."""
     frame = read_table(path, str_columns=("user_id", "item_id"), what=what,
                        config_key="data.split_data_path", made_by="pixelrec split")
+    return interaction_columns(frame, f"{what} file {path}", "re-run `pixelrec split`")
+
+
+def interaction_columns(frame: pd.DataFrame, what: str, fix: str) -> pd.DataFrame:
+    """user_id, item_id (as text) and timestamp (when present), rows without ids dropped;
+    missing id columns raise a DataError naming `what` and how to `fix` it."""
     missing = {"user_id", "item_id"} - set(frame.columns)
     if missing:
-        raise DataError(f"{what} file {path} lacks column(s) {sorted(missing)}; re-run "
-                        f"`pixelrec split`.")
+        raise DataError(f"{what} lacks column(s) {sorted(missing)}; {fix}.")
     cols = [c for c in ("user_id", "item_id", "timestamp") if c in frame.columns]
-    return frame[cols].dropna(subset=["user_id", "item_id"]).reset_index(drop=True)
+    return (frame[cols].dropna(subset=["user_id", "item_id"])
+            .astype({"user_id": str, "item_id": str}).reset_index(drop=True))
 
 
 class TrainingData:

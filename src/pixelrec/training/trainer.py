@@ -31,7 +31,7 @@ from pixelrec.models.multimodal.loading import (
 from pixelrec.models.multimodal.network import MultimodalNetwork, history_matrix
 from pixelrec.models.multimodal.recommender import MultimodalRecommender
 from pixelrec.training import checkpoint as ckpt
-from pixelrec.training.data import TrainingData, read_interactions
+from pixelrec.training.data import TrainingData, interaction_columns, read_interactions
 from pixelrec.training.distributed import Context, broadcast
 from pixelrec.training.losses import build_loss
 from pixelrec.training.optim import LRSchedule, build_optimizer
@@ -387,14 +387,8 @@ class Trainer:
 
 
 def _interactions(frame: pd.DataFrame) -> pd.DataFrame:
-    """user_id, item_id (str) and timestamp (when present) of given interactions."""
-    missing = {"user_id", "item_id"} - set(frame.columns)
-    if missing:
-        raise DataError(f"training interactions lack column(s) {sorted(missing)}; expected "
-                        f"user_id, item_id and optionally timestamp.")
-    cols = [c for c in ("user_id", "item_id", "timestamp") if c in frame.columns]
-    return (frame[cols].dropna(subset=["user_id", "item_id"])
-            .astype({"user_id": str, "item_id": str}).reset_index(drop=True))
+    return interaction_columns(frame, "the given training interactions",
+                               "pass user_id, item_id and optionally timestamp")
 
 
 def warn_ineffective_augmentation(config: Config) -> None:

@@ -164,4 +164,4 @@ def load_multimodal_recommender(config, checkpoint: str | Path | None = None,
                                   "train split")
     recommender = MultimodalRecommender(config, resolve_checkpoint(config, checkpoint or "best"),
                                         features)
-    return recommender.fit(train, items=read_catalogue(config)[0])
+    return recommender.fit(train)  # the catalogue: the network's (all processed items)

@@ -82,12 +82,13 @@ class MultimodalRecommender(Recommender):
     def fit(self, train: pd.DataFrame, items=None, val: pd.DataFrame | None = None
             ) -> MultimodalRecommender:
         """Train (or, with trained weights, bind) on `train`; histories are ordered by
-        `timestamp` when the column exists, else by row order."""
+        `timestamp` when the column exists, else by row order. `items` defaults to the
+        catalogue the network was built on."""
         if "network" not in vars(self):
             self._obtain_network(train, items, val)
         self._train = train
         try:
-            return super().fit(train, items)
+            return super().fit(train, self.item_ids if items is None else items)
         finally:
             del self._train
 
