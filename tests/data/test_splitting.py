@@ -176,3 +176,14 @@ def test_split_stats_report_what_happened():
     loo = split_stats(split_interactions(grid(), SplittingConfig(strategy="leave_one_out")))
     assert "cuts" not in loo
     assert loo["realized_fractions"] == {"train": 0.6, "val": 0.2, "test": 0.2}
+
+
+def test_repeats_reach_the_split_and_are_counted():
+    # leave-one-out holds out (a, z, 3) for val and a's repeat of x, (a, x, 4), for test
+    df = frame([("a", "x", 1), ("a", "y", 2), ("a", "z", 3), ("a", "x", 4),
+                ("b", "z", 1), ("b", "w", 2), ("b", "y", 3), ("b", "x", 4)])
+    split = split_interactions(df, SplittingConfig(strategy="leave_one_out"))
+    assert rows_of(split.test) == [("a", "x", 4), ("b", "x", 4)]
+    assert rows_of(split.val) == [("a", "z", 3), ("b", "y", 3)]
+    assert split_stats(split)["repeats"] == {"val_rows_repeating_known_item": 0,
+                                             "test_rows_repeating_known_item": 1}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pixelrec.config import load_config
+from pixelrec.errors import ConfigError
 from pixelrec.evaluation import evaluate_interactions
 from pixelrec.evaluation.retrieval import evaluate_retrieval
 from pixelrec.evaluation.targets import build_targets
@@ -34,6 +35,27 @@ def test_seen_items_are_masked_and_test_overlap_is_dropped():
     assert lists.top_items[:, :2].tolist() == [[1, 2], [4, 3]]
     assert lists.metrics["hit_rate@1"].tolist() == [0.0, 0.0]
     assert lists.metrics["mrr@2"].tolist() == [0.5, 0.5]
+
+
+def test_repeats_are_hits_masks_nothing_and_keeps_repeated_test_items():
+    test = frame([("u1", "a"), ("u1", "c"), ("u2", "b"), ("u2", "d")])
+    targets = build_targets(MODEL, test, [TRAIN], mask_seen=False)
+    assert targets.counts["test_items_masked_as_seen"] == 0
+    assert targets.n_relevant.tolist() == [2, 2]
+    lists = evaluate_retrieval(MODEL, targets, [1, 2])
+    # nothing masked: u1 ranks [a, b] (a, a train item repeated in test, is a hit); u2 [e, d]
+    assert lists.top_items[:, :2].tolist() == [[0, 1], [4, 3]]
+    assert lists.metrics["hit_rate@1"].tolist() == [1.0, 0.0]
+    assert lists.metrics["mrr@2"].tolist() == [1.0, 0.5]
+    config = load_config(None, ["data.filtering.repeats=keep", "evaluation.repeats_are_hits=true",
+                                "evaluation.k_values=[1]", "evaluation.bootstrap_samples=20"])
+    result = evaluate_interactions(MODEL, test, [TRAIN], evaluation=config.evaluation, seed=0)
+    assert result["metrics"]["hit_rate@1"] == 0.5
+
+
+def test_repeats_are_hits_needs_repeats_kept():
+    with pytest.raises(ConfigError, match="data.filtering.repeats: keep"):
+        load_config(None, ["evaluation.repeats_are_hits=true"])
 
 
 def test_val_items_are_masked_when_given():

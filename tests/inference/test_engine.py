@@ -163,3 +163,17 @@ def test_without_faiss_exact_search_is_used_with_a_clear_message(work, monkeypat
     with pytest.warns(UserWarning, match="faiss-cpu is not installed"):
         engine = load_engine(config, features=features_for(config))
     assert engine.ann is None and engine.recommend(engine.known_users[:2].tolist(), 3)
+
+
+def test_repeats_are_hits_lets_known_items_come_back(work):
+    _, config = work
+    config = config.model_copy(deep=True)
+    config.data.filtering.repeats = "keep"
+    config.evaluation.repeats_are_hits = True
+    engine = load_engine(config, "popularity")
+    user, history = user_with_history(config)
+    known = known_interactions(config)
+    seen = set(known.loc[known["user_id"] == user, "item_id"])
+    n = len(engine.model.item_ids_)
+    assert seen and set(engine.recommend([user], k=n)[0].items) >= seen  # nothing masked
+    assert set(engine.recommend_for_history(history, k=n).items) >= set(history)

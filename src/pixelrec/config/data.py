@@ -70,6 +70,9 @@ class ImageCompressionConfig(Section):
 class FilteringConfig(Section):
     min_user_interactions: int = Field(5, ge=1)
     min_item_interactions: int = Field(5, ge=1)
+    repeats: Literal["first", "keep"] = Field(
+        "first", description="repeated (user, item) interactions: keep the earliest only, or "
+        "keep every one (rows equal in user, item and timestamp still collapse)")
 
 
 class SplittingConfig(Section):

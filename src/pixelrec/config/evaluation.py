@@ -82,6 +82,9 @@ class EvaluationConfig(Section):
     bootstrap_samples: int = Field(1000, ge=10)
     fold_in_val: bool = Field(True, description="test with the val interactions as known "
                                                  "history (after selection on val)")
+    repeats_are_hits: bool = Field(
+        False, description="a held-out item the user already has counts as a hit and known "
+        "items are not masked (evaluation, recommend, serve); needs data.filtering.repeats: keep")
     sampling: SamplingConfig = SamplingConfig()
     beyond_accuracy: BeyondAccuracyConfig = BeyondAccuracyConfig()
     baselines: BaselinesConfig = BaselinesConfig()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import model_validator
+
 from pixelrec.config.base import Section
 from pixelrec.config.data import DataConfig
 from pixelrec.config.evaluation import EvaluationConfig
@@ -26,3 +28,12 @@ class Config(Section):
     ensemble: EnsembleConfig = EnsembleConfig()
     recommendation: RecommendationConfig = RecommendationConfig()
     serving: ServingConfig = ServingConfig()
+
+    @model_validator(mode="after")
+    def _repeats_consistent(self) -> Config:
+        if self.evaluation.repeats_are_hits and self.data.filtering.repeats != "keep":
+            raise ValueError(
+                "evaluation.repeats_are_hits: true needs data.filtering.repeats: keep; with "
+                "repeats dropped no held-out item can repeat a known one, so unmasking known "
+                "items would only rank them again")
+        return self

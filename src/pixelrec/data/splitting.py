@@ -122,6 +122,7 @@ def split_stats(split: Split) -> dict:
     if split.cuts:
         stats["cuts"] = split.cuts
     stats["ties"] = tie_stats(split)
+    stats["repeats"] = repeat_stats(split)
     stats["leakage_checks_passed"] = list(split.checks)
     return stats
 
@@ -141,6 +142,19 @@ def tie_stats(split: Split) -> dict:
     tied = both[(parts_per_moment > 1) & (both["part"] > 0)]
     return {"rule": TIE_RULE, "users_with_tied_holdout": int(tied["user_id"].nunique()),
             "held_out_moments_tied": int(len(tied))}
+
+
+def repeat_stats(split: Split) -> dict:
+    """Held-out rows whose (user, item) pair is already known before them (val: in train;
+    test: in train or val); non-zero only with `data.filtering.repeats: keep`."""
+    pair = ["user_id", "item_id"]
+    known = split.train[pair].drop_duplicates()
+    out = {}
+    for name in ("val", "test"):
+        part = split.parts()[name][pair]
+        out[f"{name}_rows_repeating_known_item"] = int(len(part.merge(known, on=pair)))
+        known = pd.concat([known, part], ignore_index=True).drop_duplicates()
+    return out
 
 
 def _leak(split: Split, what: str) -> None:

@@ -74,7 +74,8 @@ def evaluate_interactions(recommender: Recommender, test: pd.DataFrame,
     `item_embeddings` (aligned with `recommender.item_ids_`) enable intra-list diversity.
     """
     run = registry.lookup(TASKS, "evaluation task", task)
-    targets = build_targets(recommender, test, exclude)
+    targets = build_targets(recommender, test, exclude,
+                            mask_seen=not evaluation.repeats_are_hits)
     if len(targets.user_ids) == 0:
         raise DataError(f"no test user has a test item left to rank (counts: {targets.counts}); "
                         f"check that the test file holds interactions with catalogue items.")
@@ -126,7 +127,8 @@ def _cold_items(recommender: Recommender, test: pd.DataFrame, exclude: Sequence[
     cold = recommender.item_popularity_ == 0
     if not cold.any():
         return None
-    targets = build_targets(recommender, test, exclude, candidates=cold)
+    targets = build_targets(recommender, test, exclude, candidates=cold,
+                            mask_seen=not evaluation.repeats_are_hits)
     if len(targets.user_ids) == 0:
         return None
     lists = evaluate_retrieval(recommender, targets, evaluation.k_values, evaluation.chunk_size,

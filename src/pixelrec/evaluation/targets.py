@@ -33,8 +33,11 @@ class Targets:
 
 def build_targets(recommender: Recommender, test: pd.DataFrame,
                   exclude: Sequence[pd.DataFrame] = (),
-                  candidates: np.ndarray | None = None) -> Targets:
+                  candidates: np.ndarray | None = None, *, mask_seen: bool = True) -> Targets:
     """Relevant = each user's test items minus the items masked for them (`exclude` frames).
+
+    With `mask_seen=False` (`evaluation.repeats_are_hits`) nothing is masked: a test item the
+    user already has stays relevant and known items stay rankable.
 
     Test items unknown to the recommender's catalogue cannot be ranked: they are dropped and
     counted. `candidates` (bool per item) restricts relevance to those items. Users left without
@@ -46,7 +49,7 @@ def build_targets(recommender: Recommender, test: pd.DataFrame,
     known_item = items.get_indexer(test["item_id"]) >= 0
     test_matrix = interaction_matrix(test, users, items)
     seen = sp.csr_matrix((len(users), len(items)), dtype=np.float32)
-    for frame in exclude:
+    for frame in exclude if mask_seen else ():
         seen = seen + interaction_matrix(frame.astype({"user_id": str, "item_id": str}),
                                          users, items)
     seen.data[:] = 1.0

@@ -76,15 +76,17 @@ class RecommendationEngine:
     def __init__(self, recommender: Recommender, known: pd.DataFrame | None = None, *,
                  content: ContentModel | None = None, embedder: Embedder | None = None,
                  store: AddedItemStore | None = None, ann: AnnIndex | None = None,
-                 chunk_size: int = 1024) -> None:
+                 chunk_size: int = 1024, exclude_seen: bool = True) -> None:
         self.model = recommender
+        self.exclude_seen = exclude_seen  # False: known and history items may come back
         self.content, self.embedder, self.store, self.ann = content, embedder, store, ann
         self.chunk_size = chunk_size
         base = np.asarray(recommender.item_ids_, dtype=object)
         self.n_base = len(base)
         self.popularity = torch.from_numpy(np.asarray(recommender.item_popularity_,
                                                       dtype=np.float32))
-        known = known if known is not None else pd.DataFrame({"user_id": [], "item_id": []})
+        if known is None or not exclude_seen:
+            known = pd.DataFrame({"user_id": [], "item_id": []})
         known = known.astype({"user_id": str, "item_id": str})
         self.known_users = pd.Index(np.sort(known["user_id"].unique()))
         matrix = interaction_matrix(known, self.known_users, recommender.item_index_)
@@ -206,7 +208,7 @@ class RecommendationEngine:
 
         A content model with a history-pooling user tower scores from the pooled history;
         other models answer with train popularity (`fallback="popularity"`). History items
-        are never recommended back.
+        are not recommended back unless `exclude_seen` is off (`evaluation.repeats_are_hits`).
         """
         cat = self._catalogue
         cols = self.columns(history, "the posted history")
@@ -217,7 +219,8 @@ class RecommendationEngine:
         else:
             scores = torch.cat([self.popularity, torch.zeros(len(cat.added))])
             fallback = POPULARITY
-        scores[torch.from_numpy(cols)] = -torch.inf
+        if self.exclude_seen:
+            scores[torch.from_numpy(cols)] = -torch.inf
         values, top = torch.topk(scores, min(k, len(scores)))
         return self._lists(cat, values.numpy(), top.numpy(), fallback)
 

@@ -91,4 +91,5 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
                           config.recommendation.top_k, config.seed)
     return RecommendationEngine(recommender, known_interactions(config), content=content,
                                 embedder=embedder, store=store, ann=ann,
-                                chunk_size=config.recommendation.chunk_size)
+                                chunk_size=config.recommendation.chunk_size,
+                                exclude_seen=not config.evaluation.repeats_are_hits)

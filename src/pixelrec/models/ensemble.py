@@ -196,7 +196,8 @@ class EnsembleRecommender(Recommender):
             raise DataError("the val split is empty, so the ensemble weights cannot be tuned; "
                             "set ensemble.weights (and cold_weights) or re-split with "
                             "data.splitting.val_ratio > 0.")
-        targets = build_targets(self, val, [self._train_view()])
+        repeats = self.config is not None and self.config.evaluation.repeats_are_hits
+        targets = build_targets(self, val, [self._train_view()], mask_seen=not repeats)
         if len(targets.user_ids) == 0:
             raise DataError("no val user has a val item to rank; the ensemble weights cannot "
                             "be tuned. Set ensemble.weights.")

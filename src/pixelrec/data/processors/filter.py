@@ -11,11 +11,14 @@ class DataFilter:
         self.min_item_interactions = min_item_interactions
 
     @staticmethod
-    def drop_duplicates(interactions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-        """Keep the first (earliest) interaction of each (user, item) pair; among rows with the
-        same timestamp the first in file order."""
+    def drop_duplicates(interactions: pd.DataFrame, repeats: str = "first"
+                        ) -> tuple[pd.DataFrame, int]:
+        """`first`: keep the earliest interaction of each (user, item) pair (among rows with the
+        same timestamp the first in file order); `keep`: keep repeats, collapsing only rows
+        equal in user, item and timestamp (one moment cannot be split between train and test)."""
+        key = ["user_id", "item_id"] if repeats == "first" else ["user_id", "item_id", "timestamp"]
         ordered = interactions.sort_values("timestamp", kind="stable")
-        kept = ordered.drop_duplicates(["user_id", "item_id"], keep="first")
+        kept = ordered.drop_duplicates(key, keep="first")
         return kept, len(interactions) - len(kept)
 
     @staticmethod

@@ -114,7 +114,9 @@ def _filter(interactions: pd.DataFrame, items: pd.DataFrame, filtering
             ) -> tuple[pd.DataFrame, dict]:
     filt = DataFilter(filtering.min_user_interactions, filtering.min_item_interactions)
     counts = {"rows_in": len(interactions)}
-    interactions, counts["duplicates_dropped"] = filt.drop_duplicates(interactions)
+    interactions, counts["duplicates_dropped"] = filt.drop_duplicates(interactions,
+                                                                      filtering.repeats)
+    counts["repeats"] = filtering.repeats
     interactions, counts["unknown_item_dropped"] = filt.drop_unknown_items(
         interactions, items["item_id"])
     before = len(interactions)
