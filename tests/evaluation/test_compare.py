@@ -24,3 +24,12 @@ def test_difference_over_common_users_only():
     assert auc == {"metric": "auc", "a": 0.6, "b": 0.7, "n_users": 3}
     text = format_comparison(rows, "A.json", "B.json")
     assert "paired over 3 common users" in text and "+0.3333" in text
+
+
+def test_no_common_user_is_an_error():
+    from pixelrec.errors import DataError
+
+    a = result(["u1"], [1.0], 0.5)
+    b = result(["u2"], [0.0], 0.5)
+    with pytest.raises(DataError, match="share no evaluated user"):
+        compare_results(a, b, samples=50, seed=0)

@@ -39,3 +39,15 @@ def test_identical_results_are_not_significant():
     a = np.random.default_rng(0).random(20)
     out = paired_test(a, a.copy(), samples=200, seed=0)
     assert out["diff"] == 0.0 and out["p_value"] == 1.0
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.02, 0.05, 0.08, 0.12, -0.05])
+@pytest.mark.parametrize("samples", [10, 999, 1000])
+def test_ci_excludes_zero_exactly_when_p_is_below_five_percent(shift, samples):
+    rng = np.random.default_rng(int(shift * 100) + samples)
+    a = rng.random(60)
+    b = a + shift + rng.normal(0, 0.3, 60)
+    out = paired_test(a, b, samples=samples, seed=3)
+    low, high = out["ci95"]
+    assert (low > 0 or high < 0) == (out["p_value"] < 0.05)
+    assert low <= out["diff"] <= high or samples == 10
