@@ -88,3 +88,30 @@ def test_report_renders_with_every_picture_in_chromium(reported, tmp_path):
     assert not broken, f"images that did not load: {broken[:5]}"
     low, high = shot.getextrema()
     assert high - low > 100 and sum(1 for n in shot.histogram() if n) > 20  # not blank
+
+
+def test_rows_are_labelled_by_the_recommender_inside_each_result(tmp_path):
+    import json
+
+    from pixelrec.report.render import metrics_table, ranking_table
+    from pixelrec.report.sources import evaluation_results
+
+    def write(name, recommender, task, created, ndcg):
+        meta = {"recommender": recommender, "task": task, "created": created}
+        (tmp_path / name).write_text(json.dumps({"metrics": {"ndcg@10": ndcg, "auc": ndcg},
+                                                 "per_user": {}, "metadata": meta}))
+
+    write("ease.json", "ease", "retrieval", "2026-01-01T00:00:00+00:00", 0.1)
+    write("eval_ease_retrieval.json", "ease", "retrieval", "2026-02-01T00:00:00+00:00", 0.2)
+    write("x.json", "multimodal", "retrieval", "2026-01-05T00:00:00+00:00", 0.3)
+    write("rank.json", "multimodal", "ranking", "2026-01-05T00:00:00+00:00", 0.9)
+    (tmp_path / "y.json").write_text('{"not": "a result"}')
+    results = evaluation_results(tmp_path)
+    assert list(results) == ["ease", "multimodal"]
+    assert results["ease"]["metrics"]["ndcg@10"] == 0.2  # the latest of the two ease files
+    assert results["ease"]["metadata"]["file"] == "eval_ease_retrieval.json"
+    ranking = evaluation_results(tmp_path, task="ranking")
+    assert list(ranking) == ["multimodal"] and ranking["multimodal"]["metrics"]["auc"] == 0.9
+    table = metrics_table(results, 10)
+    assert "<td>ease</td>" in table and "<td>x</td>" not in table and "x.json" in table
+    assert "<td>rank</td>" not in table and "rank.json" in ranking_table(ranking)

@@ -26,7 +26,7 @@ def write_report(config, sample_users: int = 4, baseline: str | None = None) -> 
     k = 10 if 10 in config.evaluation.k_values else config.evaluation.k_values[0]
     gallery = build_gallery(config, results, n_users=sample_users, baseline=baseline)
     html = render("PixelRec report", results, k, training_run(config.results_dir), gallery,
-                  Pictures(config))
+                  Pictures(config), evaluation_results(config.results_dir, task="ranking"))
     path = Path(config.results_dir) / "report" / "index.html"
     write_text_atomic(path, html)
     return path

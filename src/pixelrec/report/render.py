@@ -47,10 +47,26 @@ def metrics_table(results: dict[str, dict], k: int) -> str:
             interval = f'<br><span class="ci">[{ci[0]:.4f}, {ci[1]:.4f}]</span>' if ci else ""
             cells.append(f"<td{klass}>{_num(value)}{interval}</td>")
         users = result["metadata"].get("counts", {}).get("evaluated_users", "")
-        rows.append(f"<tr><td>{escape(model)}</td>{''.join(cells)}<td>{users}</td></tr>")
-    return (f"<table><tr><th>model</th>{head}<th>users</th></tr>{''.join(rows)}</table>"
+        rows.append(f"<tr><td>{escape(model)}</td>{''.join(cells)}<td>{users}</td>"
+                    f"<td>{escape(str(result['metadata'].get('file', '')))}</td></tr>")
+    return (f"<table><tr><th>model</th>{head}<th>users</th><th>file</th></tr>"
+            f"{''.join(rows)}</table>"
             f'<p class="ci">95% bootstrap confidence intervals in brackets; best per column '
-            f"highlighted.</p>")
+            f"highlighted; the latest result of each recommender.</p>")
+
+
+def ranking_table(results: dict[str, dict]) -> str:
+    """Models x metrics of the sampled `ranking` task (AUC-style, no cut-off k)."""
+    if not results:
+        return "<p>No ranking-task results (<code>pixelrec evaluate --eval_task ranking</code>).</p>"
+    names = list(dict.fromkeys(m for r in results.values() for m in r["metrics"]))
+    head = "".join(f"<th>{escape(m)}</th>" for m in names)
+    rows = "".join(f"<tr><td>{escape(model)}</td>"
+                   + "".join(f"<td>{_num(r['metrics'].get(m))}</td>" for m in names)
+                   + f"<td>{escape(str(r['metadata'].get('file', '')))}</td></tr>"
+                   for model, r in results.items())
+    return (f"<p>Sampled candidates: not comparable with the full-ranking table above.</p>"
+            f"<table><tr><th>model</th>{head}<th>file</th></tr>{rows}</table>")
 
 
 def beyond_table(results: dict[str, dict]) -> str:
@@ -123,7 +139,7 @@ def training_html(training: dict | None) -> str:
 
 
 def render(title: str, results: dict[str, dict], k: int, training: dict | None,
-           gallery: Gallery, pictures: Pictures) -> str:
+           gallery: Gallery, pictures: Pictures, ranking: dict[str, dict] | None = None) -> str:
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     metrics = metrics_table(results, k) if results else \
         "<p>No evaluation results yet: run <code>pixelrec evaluate</code>.</p>"
@@ -133,6 +149,7 @@ def render(title: str, results: dict[str, dict], k: int, training: dict | None,
 <style>{CSS}</style></head><body>
 <h1>{escape(title)}</h1><p class="ci">generated {created}</p>
 <h2>Accuracy at k = {k}</h2>{metrics}
+<h2>Ranking task</h2>{ranking_table(ranking or {})}
 <h2>Beyond accuracy</h2>{beyond_table(results) if results else ""}
 <h2>Training curves</h2>{training_html(training)}
 <h2>Sample users</h2>{notes}{gallery_html(gallery, pictures)}

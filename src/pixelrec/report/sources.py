@@ -13,20 +13,25 @@ from pixelrec.errors import DataError
 from pixelrec.evaluation.results import load_result
 
 
-def evaluation_results(results_dir: str | Path) -> dict[str, dict]:
-    """Every `pixelrec evaluate` result JSON directly under `results_dir`, named by recommender
-    (the file name when one recommender has several results), in file-name order."""
-    found: list[tuple[Path, dict]] = []
+def evaluation_results(results_dir: str | Path, task: str = "retrieval") -> dict[str, dict]:
+    """The latest `pixelrec evaluate` result of each recommender for `task` among the JSON
+    files directly under `results_dir`, keyed by the recommender recorded inside the result
+    (not the file name); each result's `metadata.file` names the file it came from."""
+    latest: dict[str, tuple[tuple[str, float, str], dict]] = {}
     for path in sorted(Path(results_dir).glob("*.json")):
         try:
             result = load_result(path)
         except DataError:
             continue
-        if "metadata" in result:
-            found.append((path, result))
-    names = [r["metadata"].get("recommender", p.stem) for p, r in found]
-    return {(name if names.count(name) == 1 else path.stem): result
-            for name, (path, result) in zip(names, found, strict=True)}
+        meta = result.get("metadata")
+        if not isinstance(meta, dict) or meta.get("task", "retrieval") != task:
+            continue
+        name = str(meta.get("recommender") or path.stem)
+        when = (str(meta.get("created", "")), path.stat().st_mtime, path.name)
+        if name not in latest or when > latest[name][0]:
+            meta["file"] = path.name
+            latest[name] = (when, result)
+    return {name: result for name, (_, result) in sorted(latest.items())}
 
 
 def training_run(results_dir: str | Path) -> dict | None:
