@@ -177,3 +177,13 @@ def test_repeats_are_hits_lets_known_items_come_back(work):
     n = len(engine.model.item_ids_)
     assert seen and set(engine.recommend([user], k=n)[0].items) >= seen  # nothing masked
     assert set(engine.recommend_for_history(history, k=n).items) >= set(history)
+
+
+def test_engine_scores_from_every_known_interaction_unless_told_not_to(work):
+    _, config = work
+    known = known_interactions(config)
+    folded = load_engine(config, "popularity").model
+    counts = known["item_id"].value_counts().reindex(folded.item_ids_, fill_value=0)
+    assert folded.item_popularity_.tolist() == counts.tolist()
+    train_only = load_engine(config, "popularity", fold_in=False).model
+    assert train_only.item_popularity_.sum() < folded.item_popularity_.sum()

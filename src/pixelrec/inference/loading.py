@@ -55,8 +55,11 @@ def known_interactions(config) -> pd.DataFrame:
 
 
 def load_engine(config, recommender_type: str | None = None, checkpoint: str | None = None,
-                embedder=None, features=None):
-    """A `RecommendationEngine` for `config`: the recommender, every known interaction, and for
+                embedder=None, features=None, fold_in: bool = True):
+    """A `RecommendationEngine` for `config`: the recommender (fitted on train and selected on
+    val as in evaluation, then folded in on every known interaction, so users are scored from
+    their whole history; `fold_in=False` keeps the train histories), every known interaction
+    (masked), and for
     the multimodal model its content model, the configured encoders (or `embedder`; `features`
     replace the feature cache) and the items added so far (`serving.added_items_dir`); an ANN index when
     `recommendation.ann.enabled` and the model scores by dot product."""
@@ -65,7 +68,12 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
     from pixelrec.inference.added import AddedItemStore, added_items_dir
     from pixelrec.inference.engine import RecommendationEngine
 
+    known = known_interactions(config)
+    # fitted (and selected on val) as evaluated, then every known interaction is its history
     recommender = load_recommender(config, recommender_type, checkpoint, features)
+    if fold_in:
+        recommender = recommender.fold_in(
+            known[known["item_id"].isin(set(recommender.item_ids_))])
     content = store = None
     if recommender.name == "multimodal":
         from pixelrec.config import validate_config
@@ -89,7 +97,7 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
         users = recommender.user_vectors(recommender.user_index_.to_numpy())
         ann = build_index(recommender.item_vectors(), allowed, users, cfg,
                           config.recommendation.top_k, config.seed)
-    return RecommendationEngine(recommender, known_interactions(config), content=content,
+    return RecommendationEngine(recommender, known, content=content,
                                 embedder=embedder, store=store, ann=ann,
                                 chunk_size=config.recommendation.chunk_size,
                                 exclude_seen=not config.evaluation.repeats_are_hits)

@@ -40,7 +40,8 @@ def _engines(config, baseline: str, notes: list[str]) -> dict:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                engines[name] = load_engine(config, name)
+                # the evaluated model: train histories, so held-out items are the cold ones
+                engines[name] = load_engine(config, name, fold_in=False)
         except PixelRecError as exc:
             notes.append(f"{name}: not shown ({str(exc).splitlines()[0]})")
     return engines
