@@ -116,3 +116,17 @@ def test_demo_config_spells_out_every_output_path():
     assert raw["data"]["cache_config"]["cache_directory"].startswith("data/")
     assert raw["checkpoint_dir"].startswith("models/")
     assert raw["results_dir"].startswith("results/")
+
+
+def test_a_bad_set_value_is_blamed_on_set_not_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("training:\n  epochs: 3\n  batch_size: nope\n")
+    with pytest.raises(ConfigError) as bad_set:
+        load_config(None, ["training.epochs=abc"])
+    assert "invalid configuration in --set:" in str(bad_set.value)
+    assert 'training.epochs = "abc" (from --set)' in str(bad_set.value)
+    with pytest.raises(ConfigError) as both:
+        load_config(path, ["training.epochs=abc"])
+    text = str(both.value)
+    assert f"in {path} and --set:" in text and "training.batch_size = " in text
+    assert '"nope" (from --set)' not in text

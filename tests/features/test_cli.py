@@ -55,8 +55,12 @@ def test_precompute_and_cache_commands(config_file, items_dir, capsys, monkeypat
     assert main(["cache", "stats", "nope", *cfg]) == 2
     assert "no feature cache named 'nope'" in capsys.readouterr().err
 
+    assert main(["cache", "stats", *cfg]) == 2  # two caches: which one?
+    assert "name a cache (caches: " in capsys.readouterr().err
     assert main(["cache", "clear", "none_sentence-bert", *cfg]) == 0
     assert not (items_dir / "cache" / "none_sentence-bert").exists()
+    assert main(["cache", "stats", *cfg]) == 0  # the only cache left
+    assert "cache efficientnet-lite0_sentence-bert" in capsys.readouterr().out
 
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     assert main(["cache", "clear", "--all", *cfg]) == 2

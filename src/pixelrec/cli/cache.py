@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="every cache: name, encoders, items, size, created")
     stats = actions.add_parser("stats", help="manifest, coverage, missing counts, vector norms")
-    stats.add_argument("name", help="cache name as shown by `pixelrec cache list`")
+    stats.add_argument("name", nargs="?", help="cache name as shown by `pixelrec cache list` "
+                       "(default: the only cache, when there is one)")
     clear = actions.add_parser("clear", help="delete one cache, or all of them with --all")
     clear.add_argument("name", nargs="?", help="cache name as shown by `pixelrec cache list`")
     clear.add_argument("--all", action="store_true", help="delete every cache")
@@ -32,17 +33,21 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _list(root)
     if args.action == "stats":
-        return _stats(_named(root, args.name))
+        return _stats(_named(root, args.name, only_by_default=True))
     return _clear(root, args)
 
 
-def _named(root, name: str | None):
+def _named(root, name: str | None, only_by_default: bool = False):
     from pixelrec.errors import PixelRecError
     from pixelrec.features.inspect import find_caches
 
     caches = {p.name: p for p in find_caches(root)}
+    if not name and only_by_default and len(caches) == 1:
+        return next(iter(caches.values()))
     if not name:
-        raise PixelRecError("name a cache (see `pixelrec cache list`) or pass --all.")
+        known = ", ".join(caches) or f"none under {root}"
+        raise PixelRecError(f"name a cache (caches: {known}; see `pixelrec cache list`)"
+                            + ("." if only_by_default else " or pass --all."))
     if name not in caches:
         known = ", ".join(caches) or "none"
         raise PixelRecError(f"no feature cache named {name!r} under {root} (caches: {known}); "

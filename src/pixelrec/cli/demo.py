@@ -9,9 +9,11 @@ HELP = "run every pipeline stage on the built-in demo data and print a results t
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(config="configs/demo.yaml")
-    parser.add_argument("--n_items", type=int, default=2000)
-    parser.add_argument("--n_users", type=int, default=1500)
-    parser.add_argument("--seed", type=int, default=0, help="demo data seed")
+    parser.add_argument("--n_items", type=int, default=2000,
+                        help="synthetic items, each with a picture and text (default: %(default)s)")
+    parser.add_argument("--n_users", type=int, default=1500,
+                        help="synthetic users (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="demo data seed (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,9 +9,11 @@ HELP = "generate the synthetic demo dataset (item_info.csv, interactions.csv, im
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="data/demo", help="output folder (default: %(default)s)")
-    parser.add_argument("--n_items", type=int, default=2000)
-    parser.add_argument("--n_users", type=int, default=1500)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n_items", type=int, default=2000,
+                        help="synthetic items, each with a picture and text (default: %(default)s)")
+    parser.add_argument("--n_users", type=int, default=1500,
+                        help="synthetic users (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="demo data seed (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,14 +29,17 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         raw = _read_yaml(Path(path))
     for item in overrides or []:
         _apply_override(raw, item)
-    return validate_config(raw, source=source)
+    keys = {item.partition("=")[0].strip() for item in overrides or []}
+    return validate_config(raw, source=source, overridden=keys)
 
 
-def validate_config(raw: dict[str, Any], source: str = "config") -> Config:
+def validate_config(raw: dict[str, Any], source: str = "config",
+                    overridden: set[str] = frozenset()) -> Config:
+    """Validate `raw`; errors name the key, and `--set` for keys in `overridden`."""
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(_describe(exc, source, overridden)) from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -82,9 +85,13 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     node[parts[-1]] = parsed
 
 
-def _describe(exc: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration in {source}:"]
-    for err in exc.errors():
+def _describe(exc: ValidationError, source: str, overridden: set[str] = frozenset()) -> str:
+    errors = exc.errors()
+    dotted_keys = [".".join(str(p) for p in err["loc"]) for err in errors]
+    from_set = [any(k == o or k.startswith(o + ".") for o in overridden) for k in dotted_keys]
+    where = "--set" if all(from_set) else f"{source} and --set" if any(from_set) else source
+    lines = [f"invalid configuration in {where}:"]
+    for err, by_set in zip(errors, from_set, strict=True):
         loc = [str(p) for p in err["loc"]]
         dotted = ".".join(loc)
         if err["type"] == "extra_forbidden":
@@ -96,7 +103,8 @@ def _describe(exc: ValidationError, source: str) -> str:
         else:
             value = err.get("input")
             shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
-            lines.append(f"  - {dotted or '(top level)'} = {shown}: {err['msg']}")
+            origin = " (from --set)" if by_set else ""
+            lines.append(f"  - {dotted or '(top level)'} = {shown}{origin}: {err['msg']}")
     lines.append("See docs/configuration.md for every key, its type and default.")
     return "\n".join(lines)
 
