@@ -127,3 +127,18 @@ def test_history_file_users_are_scored_from_their_history(work, tmp_path, capsys
     history.iloc[:1].assign(item_id="not-an-item").to_csv(history_path, index=False)
     assert main(["recommend", "--config", str(path), "--history_file", str(history_path)]) == 2
     assert "not-an-item" in capsys.readouterr().err
+
+
+def test_history_file_reads_the_configured_column_names(tmp_path):
+    from pixelrec.config import load_config
+    from pixelrec.errors import DataError
+    from pixelrec.inference.output import read_histories
+
+    columns = load_config(None, ["data.columns.user_id=reviewerID", "data.columns.item_id=asin",
+                                 "data.columns.timestamp=unixReviewTime"]).data.columns
+    path = tmp_path / "h.csv"
+    path.write_text("reviewerID,asin,unixReviewTime\nr1,B2,20\nr1,B1,10\nr2,B3,5\n")
+    assert read_histories(path, columns) == {"r1": ["B1", "B2"], "r2": ["B3"]}
+    path.write_text("who,what\nr1,B1\n")
+    with pytest.raises(DataError, match=r"item_id \(or data.columns.item_id: 'asin'\)"):
+        read_histories(path, columns)

@@ -44,16 +44,24 @@ def select_users(known_users: np.ndarray, *, users: list[str] | None = None,
     return known.tolist()
 
 
-def read_histories(path: str | Path) -> dict[str, list[str]]:
+def read_histories(path: str | Path, columns=None) -> dict[str, list[str]]:
     """user -> item ids (oldest first) from a CSV/Parquet table with user_id, item_id and,
-    optionally, timestamp columns: users known only by these interactions."""
+    optionally, timestamp columns, under their canonical names or the names `columns`
+    (`data.columns`) maps them to: users known only by these interactions."""
     from pixelrec.io import read_table
 
-    table = read_table(path, str_columns=("user_id", "item_id"), what="history file")
+    names = {c: getattr(columns, c, c) for c in ("user_id", "item_id", "timestamp")}
+    table = read_table(path, str_columns=tuple({*names.values(), "user_id", "item_id"}
+                                               - {names["timestamp"]}),
+                       what="history file")
+    table = table.rename(columns={own: c for c, own in names.items()
+                                  if c not in table.columns and own in table.columns})
     missing = {"user_id", "item_id"} - set(table.columns)
     if missing:
-        raise DataError(f"history file {path} lacks column(s) {sorted(missing)}; it needs "
-                        f"user_id and item_id (and optionally timestamp).")
+        wanted = " and ".join(f"{c} (or data.columns.{c}: {names[c]!r})" for c in sorted(missing))
+        raise DataError(f"history file {path} lacks {wanted}; its columns are "
+                        f"{', '.join(map(str, table.columns))}. It needs user and item ids "
+                        f"(and optionally a timestamp).")
     if "timestamp" in table.columns:
         table = table.sort_values("timestamp", kind="stable")
     table = table.astype({"user_id": str, "item_id": str})
@@ -110,7 +118,8 @@ def generate_recommendations(config, *, users: list[str] | None = None,
     engine = engine or load_engine(config, recommender_type, checkpoint)
     if history_file is not None:
         result = {user: engine.recommend_for_history(items, k).to_dict()
-                  for user, items in read_histories(history_file).items()}
+                  for user, items in read_histories(history_file,
+                                                    config.data.columns).items()}
     else:
         chosen = select_users(engine.known_users.to_numpy(), users=users, user_file=user_file,
                               sample_users=sample_users, seed=config.seed)
