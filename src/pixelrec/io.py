@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import shutil
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES
 
 from pixelrec.errors import DataError
 
@@ -86,11 +89,14 @@ def _json_default(obj: Any) -> Any:
 
 
 def read_table(path: str | os.PathLike, *, str_columns: tuple[str, ...] = (), what: str = "table",
-               config_key: str | None = None, made_by: str | None = None) -> pd.DataFrame:
+               config_key: str | None = None, made_by: str | None = None,
+               encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV/Parquet file; `str_columns` keep their text form (ids with leading zeros).
 
-    A missing or unreadable file raises DataError naming the file and the config key to change
-    (and `made_by`, the command that writes the file, when it is a pipeline output).
+    `str_columns` are never read as missing: `NA`, `null`, `None`, `nan` are ids; only an empty
+    cell is empty. `encoding` is `data.encoding` for raw inputs (None: UTF-8, files PixelRec
+    wrote). A missing or unreadable file raises DataError naming the file and the config key to
+    change (and `made_by`, the command that writes the file, when it is a pipeline output).
     """
     path = Path(path)
     hint = f" Set `{config_key}` to the right path" if config_key else ""
@@ -100,24 +106,55 @@ def read_table(path: str | os.PathLike, *, str_columns: tuple[str, ...] = (), wh
     if not path.exists():
         raise DataError(f"{what} file not found: {path}.{hint}")
     suffix = path.suffix.lower()
+    sep = "\t" if suffix == ".tsv" else ","
     try:
         if suffix in (".parquet", ".pq"):
             df = pd.read_parquet(path)
             for col in str_columns:
                 if col in df.columns:
-                    df[col] = df[col].astype(str)
+                    df[col] = df[col].astype(str).where(df[col].notna())
             return df
         if suffix in (".csv", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else ","
-            header = pd.read_csv(path, sep=sep, nrows=0).columns
-            dtype = {c: str for c in str_columns if c in header}
-            return pd.read_csv(path, sep=sep, dtype=dtype, keep_default_na=True)
+            return _read_csv(path, sep, str_columns, encoding or "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(_decode_error(path, sep, what, encoding, exc)) from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"could not read {what} file {path}: {exc}.{hint}") from exc
     raise DataError(
         f"{what} file {path} has an unsupported extension '{suffix}'; use one of "
         f"{', '.join(TABLE_SUFFIXES)}.{hint}"
     )
+
+
+def _read_csv(path: Path, sep: str, str_columns: tuple[str, ...], encoding: str) -> pd.DataFrame:
+    """`str_columns` as text, missing only when empty; the other columns with pandas' NA values."""
+    header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding).columns
+    text = [c for c in str_columns if c in header]
+    na_values = {c: [""] if c in text else list(STR_NA_VALUES) for c in header}
+    return pd.read_csv(path, sep=sep, encoding=encoding, dtype=dict.fromkeys(text, str),
+                       keep_default_na=False, na_values=na_values)
+
+
+def _decode_error(path: Path, sep: str, what: str, encoding: str | None,
+                  exc: UnicodeDecodeError) -> str:
+    """Name the row and column holding the first byte that `encoding` cannot decode."""
+    name = encoding or "utf-8"
+    fix = (f"Set `data.encoding` to the file's encoding (e.g. cp1252 or latin-1) or save it as "
+           f"{name}." if encoding else f"Save it as {name}.")
+    text = path.read_bytes().decode(name, errors="surrogateescape")  # bad bytes -> U+DC80..FF
+    header: list[str] = []
+    for row_number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=sep)):
+        header = row if row_number == 0 else header
+        for col_number, field in enumerate(row):
+            bad = [ch for ch in field if "\udc80" <= ch <= "\udcff"]
+            if bad:
+                column = (repr(header[col_number]) if row_number and col_number < len(header)
+                          else f"{col_number + 1}")
+                where = (f"data row {row_number} (1-based, header excluded)" if row_number
+                         else "the header row")
+                return (f"{what} file {path}: {where}, column {column} is not valid {name} "
+                        f"text (byte 0x{ord(bad[0]) - 0xDC00:02x}). {fix}")
+    return f"{what} file {path} is not valid {name} text: {exc}. {fix}"
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -126,3 +126,87 @@ def test_hm_style_parquet_with_image_column(tmp_path):
     inter = load_interactions(data)
     assert inter.to_dict("records") == [{"user_id": "c1", "item_id": "0108775015",
                                          "timestamp": 1598918400}]
+
+
+NA_LIKE = ["NA", "null", "None", "nan"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_na_like_ids_are_ids_and_only_empty_cells_are_empty(tmp_path, suffix):
+    items = pd.DataFrame({"item_id": NA_LIKE, "title": ["a", "b", "c", "d"]})
+    inter = pd.DataFrame({"user_id": NA_LIKE, "item_id": NA_LIKE[::-1], "timestamp": [1, 2, 3, 4]})
+    for frame, name in ((items, "items"), (inter, "inter")):
+        path = tmp_path / f"{name}{suffix}"
+        if suffix == ".parquet":
+            frame.to_parquet(path)
+        else:
+            frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    data = load_config(None, [f"data.item_info_path={tmp_path / f'items{suffix}'}",
+                              f"data.interactions_path={tmp_path / f'inter{suffix}'}",
+                              "data.image_folder=null", "data.columns.tag=null",
+                              "data.columns.description=null",
+                              "data.numerical_features_cols=[]"]).data
+    assert load_items(data)[0]["item_id"].tolist() == NA_LIKE
+    loaded = load_interactions(data)
+    assert loaded["user_id"].tolist() == NA_LIKE
+    assert loaded["item_id"].tolist() == NA_LIKE[::-1]
+
+
+def test_empty_cell_next_to_na_like_ids_is_the_only_empty_one(tmp_path):
+    (tmp_path / "inter.csv").write_text("user_id,item_id,timestamp\nNA,null,1\n,None,2\n")
+    with pytest.raises(DataError, match=r"'user_id' is empty in 1 row\(s\).*: 2\."):
+        load_interactions(cfg(tmp_path))
+
+
+def test_non_utf8_names_file_row_column_and_encoding_key(tmp_path):
+    (tmp_path / "items.csv").write_bytes("item_id,title\n1,ok\n2,café\n".encode("cp1252"))
+    with pytest.raises(DataError) as err:
+        load_items(cfg(tmp_path, numerical_features_cols="[]", **{"columns.tag": "null",
+                                                                 "columns.description": "null"}))
+    msg = str(err.value)
+    assert f"{tmp_path / 'items.csv'}: data row 2 (1-based, header excluded), column 'title'" in msg
+    assert "not valid utf-8 text (byte 0xe9)" in msg and "`data.encoding`" in msg
+    assert "data.item_info_path" not in msg
+    items, _ = load_items(cfg(tmp_path, encoding="cp1252", numerical_features_cols="[]",
+                              **{"columns.tag": "null", "columns.description": "null"}))
+    assert items["title"].tolist() == ["ok", "café"]
+
+
+def test_unknown_encoding_is_a_config_error():
+    from pixelrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.encoding.*unknown text encoding 'klingon'"):
+        load_config(None, ["data.encoding=klingon"])
+
+
+def write_timestamps(tmp_path, values):
+    pd.DataFrame({"user_id": 1, "item_id": 1, "timestamp": values}).to_csv(
+        tmp_path / "inter.csv", index=False)
+
+
+def test_few_garbage_timestamps_among_numbers_are_counted_exactly(tmp_path):
+    write_timestamps(tmp_path, [1609459200 + i for i in range(2000)] + ["oops"] * 5)
+    with pytest.raises(DataError) as err:
+        load_interactions(cfg(tmp_path))
+    msg = str(err.value)
+    assert "in 5 row(s)" in msg
+    assert "2001, 2002, 2003, 2004, 2005; their values: 'oops', 'oops'" in msg
+
+
+def test_mixed_iso_and_epoch_timestamps_both_parse(tmp_path):
+    write_timestamps(tmp_path, ["2021-01-01", "1609459200", "2021-01-01T00:00:10Z", "junk"])
+    with pytest.raises(DataError, match=r"in 1 row\(s\).*: 4; their values: 'junk'"):
+        load_interactions(cfg(tmp_path))
+    write_timestamps(tmp_path, ["2021-01-01", "1609459200", "2021-01-01T00:00:10Z"])
+    assert load_interactions(cfg(tmp_path))["timestamp"].tolist() == [1609459200, 1609459200,
+                                                                      1609459210]
+
+
+def test_milliseconds_read_as_seconds_are_refused_with_the_unit_key(tmp_path):
+    write_timestamps(tmp_path, [1, 1609459200, 1609459200123])
+    with pytest.raises(DataError) as err:
+        load_interactions(cfg(tmp_path))
+    msg = str(err.value)
+    assert "outside the years 1900-2199 as epoch seconds" in msg
+    assert "in 1 row(s)" in msg and ": 3; their values: '1609459200123'" in msg
+    assert "`data.columns.timestamp_unit: ms`" in msg

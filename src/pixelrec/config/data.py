@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -59,6 +60,8 @@ class TextCleaningConfig(Section):
 class ImageValidationConfig(Section):
     min_width: int = Field(32, ge=1)
     min_height: int = Field(32, ge=1)
+    max_pixels: int = Field(89_478_485, ge=1, description="width x height above which an image "
+                            "is rejected (too_large) before decoding; Pillow's default limit")
 
 
 class ImageCompressionConfig(Section):
@@ -144,6 +147,7 @@ class ImageAugmentationConfig(Section):
 class DataConfig(Section):
     item_info_path: str = "data/raw/item_info.csv"
     interactions_path: str = "data/raw/interactions.csv"
+    encoding: str = "utf-8"
     image_folder: str | None = "data/raw/images"
     processed_item_info_path: str = "data/processed/item_info.parquet"
     processed_interactions_path: str = "data/processed/interactions.parquet"
@@ -166,3 +170,13 @@ class DataConfig(Section):
     cache_config: CacheConfig = CacheConfig()
     text_augmentation: TextAugmentationConfig = TextAugmentationConfig()
     image_augmentation: ImageAugmentationConfig = ImageAugmentationConfig()
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}; use a Python codec name such as "
+                             f"utf-8, utf-8-sig, cp1252 or latin-1") from None
+        return value

@@ -18,6 +18,9 @@ from pixelrec.io import read_table
 
 TEXT_FIELDS = ("title", "tag", "description")
 UNIT_DIVISOR = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+UNIT_NAME = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+EPOCH = pd.Timestamp(0, tz="UTC")
+PLAUSIBLE = (pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))
 
 
 def load_interactions(data: DataConfig) -> pd.DataFrame:
@@ -26,7 +29,7 @@ def load_interactions(data: DataConfig) -> pd.DataFrame:
     path = data.interactions_path
     mapping = {"user_id": cols.user_id, "item_id": cols.item_id, "timestamp": cols.timestamp}
     raw = read_table(path, str_columns=(cols.user_id, cols.item_id), what="interactions",
-                     config_key="data.interactions_path")
+                     config_key="data.interactions_path", encoding=data.encoding)
     _require_columns(raw, mapping, path)
     out = pd.DataFrame({
         "user_id": _ids(raw[cols.user_id], path, cols.user_id, "user_id"),
@@ -50,7 +53,7 @@ def load_items(data: DataConfig) -> tuple[pd.DataFrame, int]:
     if cols.image:
         mapping["image"] = cols.image
     raw = read_table(path, str_columns=(cols.item_id,), what="item info",
-                     config_key="data.item_info_path")
+                     config_key="data.item_info_path", encoding=data.encoding)
     _require_columns(raw, mapping, path)
     items = pd.DataFrame({"item_id": _ids(raw[cols.item_id], path, cols.item_id, "item_id")})
     for field in TEXT_FIELDS:
@@ -63,24 +66,26 @@ def load_items(data: DataConfig) -> tuple[pd.DataFrame, int]:
 
 
 def parse_timestamps(values: pd.Series, path: str, column: str, unit: str) -> pd.Series:
-    """Numbers are epoch times in `unit`; text is parsed as dates. Returns int64 unix seconds."""
-    if pd.api.types.is_numeric_dtype(values):
-        numeric = values.astype(float)
-        bad = numeric.isna()
-    else:
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().sum() < values.notna().sum():  # not all numbers: parse as dates
-            parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-            bad = parsed.isna()
-            _fail_rows(bad, path, column,
-                       "could not be parsed as a timestamp (expected epoch numbers or dates "
-                       "like 2021-03-01 12:00:00)", "data.columns.timestamp")
-            seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-            return seconds.astype(np.int64).rename(None)
-        bad = numeric.isna()
-    _fail_rows(bad, path, column, "is empty or not a number",
-               "data.columns.timestamp / data.columns.timestamp_unit")
-    return (numeric // UNIT_DIVISOR[unit]).astype(np.int64).rename(None)
+    """Numbers are epoch times in `unit`, text is parsed as a date; returns int64 unix seconds.
+
+    Values that are neither, and numbers outside the years 1900-2199 (milliseconds read as
+    seconds land near the year 50,000), are errors naming the rows.
+    """
+    numeric = pd.to_numeric(values, errors="coerce")
+    seconds = (numeric // UNIT_DIVISOR[unit]).astype(float)
+    text = values.notna() & numeric.isna()
+    if text.any():
+        dates = pd.to_datetime(values[text], errors="coerce", utc=True, format="mixed")
+        seconds[text] = (dates - EPOCH) // pd.Timedelta(seconds=1)
+    _fail_rows(seconds.isna(), path, column,
+               "is empty or could not be parsed as a timestamp (expected epoch numbers or dates "
+               "like 2021-03-01 12:00:00)", "data.columns.timestamp", values)
+    low, high = ((t - EPOCH) // pd.Timedelta(seconds=1) for t in PLAUSIBLE)
+    _fail_rows(numeric.notna() & ((seconds < low) | (seconds >= high)), path, column,
+               f"is outside the years {PLAUSIBLE[0].year}-{PLAUSIBLE[1].year - 1} as epoch "
+               f"{UNIT_NAME[unit]} (epoch milliseconds need `data.columns.timestamp_unit: ms`)",
+               "data.columns.timestamp_unit", values)
+    return seconds.astype(np.int64).rename(None)
 
 
 def image_source(item_id: str, data: DataConfig, column_value: object = None) -> str:
@@ -139,17 +144,22 @@ def _numeric(values: pd.Series, path: str, column: str) -> pd.Series:
         return values.astype(float)
     numeric = pd.to_numeric(values, errors="coerce")
     _fail_rows(numeric.isna() & values.notna(), path, column,
-               "is not a number", "data.numerical_features_cols")
+               "is not a number", "data.numerical_features_cols", values)
     return numeric.astype(float)
 
 
-def _fail_rows(bad: pd.Series, path: str, column: str, problem: str, key: str) -> None:
+def _fail_rows(bad: pd.Series, path: str, column: str, problem: str, key: str,
+               values: pd.Series | None = None) -> None:
+    """Raise naming how many rows are `bad` and the first few (with their `values`, if given)."""
     if not bad.any():
         return
-    rows = np.flatnonzero(bad.to_numpy()) + 1
+    rows = np.flatnonzero(bad.to_numpy())
+    shown = "" if values is None else "; their values: " + ", ".join(
+        repr(str(values.iloc[r])) for r in rows[:5])
     raise DataError(
         f"{path}: column '{column}' {problem} in {len(rows)} row(s); first data rows "
-        f"(1-based, header excluded): {format_rows(rows)}. Fix those rows or change `{key}`."
+        f"(1-based, header excluded): {format_rows(rows + 1)}{shown}. Fix those rows or change "
+        f"`{key}`."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pixelrec.config import Config, write_resolved_config
@@ -10,6 +11,9 @@ from pixelrec.errors import DataError
 from pixelrec.io import atomic_dir, read_table, write_json_atomic, write_table
 
 STATS_NAME = "split_stats.json"
+RATIO_STRATEGIES = ("temporal", "user_temporal", "random", "cold_user", "cold_item")
+
+log = logging.getLogger(__name__)
 
 
 def split_files(split_dir: str | Path, suffix: str = ".parquet") -> dict[str, Path]:
@@ -49,7 +53,7 @@ def create_splits(config: Config) -> dict:
     stats["rows_in"] = rows_in
     stats["rows_after_sampling"] = len(interactions)
     stats["seed"] = cfg.seed
-    if split.strategy in ("temporal", "user_temporal", "random", "cold_user", "cold_item"):
+    if split.strategy in RATIO_STRATEGIES:
         stats["ratios"] = {"train": cfg.train_ratio, "val": cfg.val_ratio,
                            "test": cfg.test_ratio}
     stats["catalogue"] = catalogue_stats(config)
@@ -57,6 +61,7 @@ def create_splits(config: Config) -> dict:
         raise DataError(f"the '{split.strategy}' split left no test interactions "
                         f"(removed: {stats['removed']}). Use more data, another "
                         f"`data.splitting.strategy`, or a larger test_ratio.")
+    _warn_if_empty_val(stats, cfg.val_ratio)
     with atomic_dir(data.split_data_path) as tmp:
         for name, part in split.parts().items():
             write_table(part, tmp / f"{name}.parquet")
@@ -65,3 +70,16 @@ def create_splits(config: Config) -> dict:
         write_json_atomic(tmp / STATS_NAME, stats)
         write_resolved_config(config, tmp)
     return stats
+
+
+def _warn_if_empty_val(stats: dict, val_ratio: float) -> None:
+    """A val part that came out empty (not asked for with val_ratio 0) leaves early stopping
+    and tuning without data: say so."""
+    asked_none = val_ratio == 0 and stats["strategy"] in RATIO_STRATEGIES
+    if stats["val"]["interactions"] or asked_none:
+        return
+    counts = ", ".join(f"{p} {stats[p]['interactions']}" for p in ("train", "val", "test"))
+    log.warning("the '%s' split left the val part empty (%s interactions; removed: "
+                "%s): early stopping and tuning get no validation data. Raise "
+                "`data.splitting.val_ratio` or use more data.",
+                stats["strategy"], counts, stats["removed"])

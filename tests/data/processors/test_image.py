@@ -73,3 +73,23 @@ def test_parallel_matches_serial(tmp_path):
     serial, _ = ImageProcessor(tmp_path / "a", num_workers=1).process(sources, progress=False)
     parallel, _ = ImageProcessor(tmp_path / "b", num_workers=2).process(sources, progress=False)
     assert serial == parallel
+
+
+def test_images_above_max_pixels_are_rejected_without_pillow_warnings(tmp_path, recwarn):
+    src = tmp_path / "src"
+    src.mkdir()
+    # 10000x10000 is above Pillow's default limit (it would warn); a 1-bit PNG is ~12 KB
+    Image.new("1", (10_000, 10_000)).save(src / "huge.jpg", format="PNG")
+    Image.new("RGB", (64, 64), "red").save(src / "fine.jpg")
+    sources = {"huge": str(src / "huge.jpg"), "fine": str(src / "fine.jpg")}
+    results, _ = ImageProcessor(tmp_path / "out", num_workers=1).process(sources, progress=False)
+    assert results["huge"].status == "too_large"
+    assert results["huge"].reason == ("10000x10000 = 100,000,000 pixels is above the maximum "
+                                      "89,478,485 (data.image_validation.max_pixels)")
+    assert results["fine"].status == "ok"
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # Pillow's own check is back afterwards
+    strict = ImageProcessor(tmp_path / "strict", ImageValidationConfig(max_pixels=4095),
+                            num_workers=1)
+    assert strict.process({"fine": sources["fine"]}, progress=False)[0]["fine"].status == \
+        "too_large"

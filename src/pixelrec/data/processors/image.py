@@ -6,6 +6,7 @@ source file and processing parameters are unchanged, so an interrupted run resum
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -31,7 +32,7 @@ _SAVE_EVERY = 500
 @dataclass(frozen=True)
 class ImageResult:
     item_id: str
-    status: str  # ok | missing | corrupt | too_small
+    status: str  # ok | missing | corrupt | too_small | too_large
     reason: str = ""
     output: str = ""  # file name inside the processed folder when status == ok
     action: str = ""  # copied | resized | converted
@@ -88,8 +89,8 @@ class ImageProcessor:
 
     def _settings(self) -> dict:
         return {"min_width": self.validation.min_width, "min_height": self.validation.min_height,
-                "compress": self.compression.enabled, "max_size": self.compression.max_size,
-                "quality": self.compression.quality}
+                "max_pixels": self.validation.max_pixels, "compress": self.compression.enabled,
+                "max_size": self.compression.max_size, "quality": self.compression.quality}
 
     def _params_key(self) -> str:
         return hashlib.sha1(json.dumps(self._settings(), sort_keys=True).encode()).hexdigest()[:12]
@@ -127,11 +128,34 @@ def _stat(src: str) -> list[int] | None:
 
 
 def _process_one(task: tuple) -> ImageResult:
+    """Validate one image against `max_pixels` (in place of Pillow's own limit) and save it."""
+    with _own_pixel_limit():
+        return _validate_one(task)
+
+
+@contextlib.contextmanager
+def _own_pixel_limit():
+    """Switch off Pillow's global decompression-bomb check (a warning, then an exception, at its
+    fixed limit) while `_validate_one` rejects large images itself, before decoding them."""
+    before = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+def _validate_one(task: tuple) -> ImageResult:
     item_id, src, out_dir, s = task
     if not src or not os.path.isfile(src):
         return ImageResult(item_id, "missing", f"file not found: {src}" if src else "no image")
     try:
-        with Image.open(src) as img:
+        with Image.open(src) as img:  # reads the header only: the size, no pixels yet
+            w, h = img.size
+            if w * h > s["max_pixels"]:
+                return ImageResult(item_id, "too_large",
+                                   f"{w}x{h} = {w * h:,} pixels is above the maximum "
+                                   f"{s['max_pixels']:,} (data.image_validation.max_pixels)")
             img.verify()
         with Image.open(src) as img:
             img.load()

@@ -15,6 +15,7 @@ from pixelrec.data.processors.text import TextProcessor
 from pixelrec.errors import DataError
 
 log = logging.getLogger(__name__)
+REJECTED = ("corrupt", "too_small", "too_large")  # image statuses that reject the image
 
 
 @register_processor("text")
@@ -47,15 +48,16 @@ def process_images(state: Preprocessing) -> None:
     items["image_path"] = [results[i].output if i in results else "" for i in items["item_id"]]
     items["has_image"] = items["image_path"] != ""
     counts: dict = {"processed": len(results) - reused, "reused_unchanged": reused}
-    for status in ("ok", "missing", "corrupt", "too_small"):
+    for status in ("ok", "missing", *REJECTED):
         counts[status] = sum(r.status == status for r in results.values())
     for action in ("copied", "resized", "converted"):
         counts[action] = sum(r.action == action for r in results.values())
-    rejected = [r for r in results.values() if r.status in ("corrupt", "too_small")]
+    rejected = [r for r in results.values() if r.status in REJECTED]
     counts["rejected_examples"] = [{"item_id": r.item_id, "status": r.status, "reason": r.reason}
                                    for r in rejected[:10]]
     if rejected:
-        log.warning("%d image(s) rejected (corrupt or too small); see preprocess_report.json",
+        log.warning("%d image(s) rejected (corrupt, too small or too large); see "
+                    "preprocess_report.json",
                     len(rejected))
     state.items = items
     state.report["images"] = counts
