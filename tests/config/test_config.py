@@ -63,6 +63,15 @@ def test_bad_value_names_dotted_path_and_value(override, path, value):
     assert f"{path} = {value}" in str(err.value)
 
 
+@pytest.mark.parametrize("key, reason", [("''", "must not be empty"),
+                                         ("'  '", "must not be empty"),
+                                         ("' k '", "whitespace")])
+def test_an_unusable_api_key_is_refused(key, reason):
+    with pytest.raises(ConfigError, match=reason) as err:
+        load_config(None, [f"serving.api_key={key}"])
+    assert "serving.api_key" in str(err.value)
+
+
 def test_ratios_must_sum_to_one():
     with pytest.raises(ConfigError, match="must be 1.0"):
         load_config(None, ["data.splitting.train_ratio=0.5"])

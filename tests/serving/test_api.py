@@ -147,6 +147,39 @@ def test_bad_uploads_are_4xx(work):
     assert len(stored) == 1 and stored[0].parent.name == "images"
     assert not list(Path(work[1].serving.added_items_dir).parent.glob("escape*"))
     assert client.get("/health").json()["added_items"] == 1
+    reached = client.get("/items/..%2F..%2Fescape/similar", params={"k": 2})
+    assert reached.status_code == 200 and reached.json()["item_id"] == "../../escape"
+
+
+@pytest.mark.parametrize("body, status, names", [
+    (b'{"history": ["H"], "k": NaN}', 422, "k"),
+    (b'{"history": ["H"], "k": Infinity}', 422, "k"),
+    (b'{"history": ["H"], "k": 1e400}', 422, "k"),
+    (b'{"history": ["H"], "k": true}', 422, "k"),
+    (b'{"history": [NaN], "k": 3}', 422, "history"),
+    (b'{"history": ["H"], "user_id": NaN}', 422, "user_id"),
+    (b'{"history": ["H"], "user_id": "\\ud800"}', 422, "surrogate"),
+    (b'{"history": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "recursion"),
+    (b'{"history": ["H"], "k": ' + b"9" * 5000 + b"}", 400, "digits"),
+])
+def test_hostile_json_is_a_4xx_naming_the_problem(work, client, body, status, names):
+    _, history = user_with_history(work[1])
+    response = client.post("/recommendations", content=body.replace(b"H", history[0].encode()),
+                           headers={"content-type": "application/json"})
+    assert response.status_code == status and names in response.json()["error"]
+    assert status == 422 or "cannot be parsed" in response.json()["error"]
+
+
+@pytest.mark.parametrize("numeric", ["Infinity", "-Infinity", "1e999", "NaN", "9" * 400,
+                                     "true", '"3"'])
+def test_numeric_fields_must_be_finite_numbers(work, client, numeric):
+    column = work[1].data.numerical_features_cols[0]
+    response = client.post("/items", data={"item_id": "n", "title": "t",
+                                           "numeric": f'{{"{column}": {numeric}}}'})
+    assert response.status_code == 422 and "finite number" in response.json()["error"]
+    nested = client.post("/items", data={"item_id": "n", "title": "t",
+                                         "numeric": "[" * 100_000 + "]" * 100_000})
+    assert nested.status_code == 422 and "nested too deeply" in nested.json()["error"]
 
 
 def test_api_key_guards_mutations_and_is_in_the_schema(work, monkeypatch):

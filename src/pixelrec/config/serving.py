@@ -55,3 +55,15 @@ class ServingConfig(Section):
     max_upload_bytes: int = Field(5_000_000, ge=1024)
     torch_threads: int = Field(1, ge=1)
     added_items_dir: str | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _usable_key(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"must not be empty: an empty key would turn the key check off. "
+                             f"Set a key, or null to serve without one (then ${API_KEY_ENV} "
+                             f"is used when set)")
+        if value is not None and value != value.strip():
+            raise ValueError("must not start or end with whitespace: HTTP drops it from the "
+                             "X-API-Key header, so no request could match")
+        return value

@@ -1,21 +1,26 @@
 """The HTTP API over a `RecommendationEngine` (FastAPI): recommendations for known, unknown and
 history-only users, similar items, and new items embedded from their content.
 
-Bad input never gives a 500: it is answered 4xx with `{"error": message}`. (No
-`from __future__ import annotations` here: FastAPI reads the annotations at run time.)
+Bad input never gives a 500: it is answered 4xx with `{"error": message}`, and every status a
+route can answer is declared in its OpenAPI `responses`. Ids in paths may hold any character,
+`/` included, percent-encoded. (No `from __future__ import annotations` here: FastAPI reads the
+annotations at run time.)
 """
 
 import hmac
 import io
 import json
+import math
 import os
+import reprlib
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from pixelrec import __version__
 from pixelrec.config.serving import API_KEY_ENV
@@ -28,12 +33,28 @@ from pixelrec.inference.engine import (
 )
 
 IMAGE_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+UNPARSABLE = "the body cannot be parsed (e.g. nested too deeply, or an integer of more than " \
+             "4300 digits)"
+INVALID = "invalid request: a parameter is missing, of the wrong type or out of range"
 
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+
+
+def _unicode(value: str) -> str:
+    """`value`, if it is encodable text (a JSON `\\ud800` escape gives a lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text; it holds a lone surrogate such as "
+                         "\\ud800") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 class ScoredItem(BaseModel):
@@ -53,13 +74,6 @@ class SimilarResponse(BaseModel):
     similar: list[ScoredItem]
 
 
-class HistoryRequest(BaseModel):
-    history: list[str | int] = Field(..., description="item ids the user interacted with, "
-                                                       "oldest first")
-    k: int = Field(10, ge=1)
-    user_id: str | None = Field(None, description="optional label echoed back")
-
-
 class AddedItemResponse(BaseModel):
     item_id: str
     modalities: dict[str, bool]
@@ -73,6 +87,43 @@ class Health(BaseModel):
     n_items: int
     n_users: int
     added_items: int
+
+
+class Issue(BaseModel):
+    loc: list[str | int] = Field(..., description='where, e.g. ["body", "k"]')
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(..., description="what is wrong and what to do")
+    detail: list[Issue] | None = Field(None, description="one entry per invalid field "
+                                                         "(invalid requests only)")
+
+
+def errors(described: dict[int, str]) -> dict[int | str, dict]:
+    """OpenAPI `responses=` for error statuses, each answered with an `ErrorResponse`."""
+    return {code: {"model": ErrorResponse, "description": text}
+            for code, text in sorted(described.items())}
+
+
+def error_response(status: int, message: str, headers=None, detail=None) -> JSONResponse:
+    body = ErrorResponse(error=message, detail=detail).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def history_request(serving) -> type[BaseModel]:
+    """The body of `POST /recommendations`, bounded by `serving.max_history` and `max_k`."""
+
+    class HistoryRequest(BaseModel):
+        history: list[str | int] = Field(..., max_length=serving.max_history,
+                                         description="item ids the user interacted with, "
+                                                     "oldest first (serving.max_history)")
+        k: int = Field(10, ge=1, le=serving.max_k, strict=True,
+                       description="list length (serving.max_k); an integer, not a boolean")
+        user_id: Text | None = Field(None, description="optional label echoed back")
+
+    return HistoryRequest
 
 
 def api_key(config) -> str | None:
@@ -94,25 +145,36 @@ def create_app(engine: RecommendationEngine, config) -> FastAPI:
             raise ApiError(401, "missing or wrong API key: send it in the X-API-Key header.")
 
     mutating = [Depends(require_key)] if key else []
+    keyed = {401: "missing or wrong X-API-Key header"} if key else {}
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return error_response(exc.status, exc.message)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        """Framework errors (no such path 404, wrong method 405, unparsable body 400)."""
+        message = str(exc.detail)
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            message = (f"the request body cannot be parsed ({exc.__cause__}); send valid "
+                       f"JSON or form data, nested less deeply, with integers of at most "
+                       f"4300 digits.")
+        return error_response(exc.status_code, message, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}"
-                 for e in exc.errors()]
-        return JSONResponse({"error": "invalid request: " + "; ".join(parts),
-                             "detail": json.loads(json.dumps(exc.errors(), default=str))},
-                            status_code=422)
+        """422 naming each bad field; never echoes the input (it may not be valid JSON)."""
+        issues = [Issue(loc=list(e["loc"]), msg=_with_limit_key(e), type=e["type"])
+                  for e in exc.errors()]
+        parts = [f"{'.'.join(str(p) for p in i.loc if p != 'body')}: {i.msg}" for i in issues]
+        return error_response(422, "invalid request: " + "; ".join(parts), detail=issues)
 
-    def check_k(k: int) -> int:
-        if k > serving.max_k:
-            raise ApiError(422, f"k must be at most {serving.max_k} (serving.max_k), got {k}.")
-        return k
-
-    K = Annotated[int, Query(ge=1, description=f"list length, at most {serving.max_k}")]
+    K = Annotated[int, Query(ge=1, le=serving.max_k,
+                             description=f"list length, at most {serving.max_k} "
+                                         f"(serving.max_k)")]
+    Id = Annotated[str, Path(min_length=1, description="percent-encode it: any character, "
+                                                       "/ included (%2F), is allowed")]
+    HistoryRequest = history_request(serving)
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:
@@ -120,32 +182,39 @@ def create_app(engine: RecommendationEngine, config) -> FastAPI:
                       n_items=len(engine.item_ids), n_users=len(engine.known_users),
                       added_items=engine.n_added)
 
-    @app.get("/recommendations/{user_id}", response_model=RecommendationResponse)
-    async def recommend_user(user_id: Annotated[str, Path()], k: K = 10):
-        recs = engine.recommend([user_id], check_k(k))[0]
-        return {"user_id": user_id, **recs.to_dict()}
+    @app.get("/recommendations/{user_id:path}", response_model=RecommendationResponse,
+             responses=errors({422: INVALID}))
+    async def recommend_user(user_id: Id, k: K = 10):
+        return {"user_id": user_id, **engine.recommend([user_id], k)[0].to_dict()}
 
-    @app.post("/recommendations", response_model=RecommendationResponse)
+    @app.post("/recommendations", response_model=RecommendationResponse,
+              responses=errors({400: UNPARSABLE, 422: f"{INVALID}, or an unknown item in the "
+                                                        f"history"}))
     async def recommend_history(body: HistoryRequest):
-        if len(body.history) > serving.max_history:
-            raise ApiError(422, f"history has {len(body.history)} items; at most "
-                                f"{serving.max_history} (serving.max_history).")
         try:
-            recs = engine.recommend_for_history(body.history, check_k(body.k))
+            recs = engine.recommend_for_history(body.history, body.k)
         except UnknownItemError as exc:
             raise ApiError(422, str(exc)) from None
         return {"user_id": body.user_id, **recs.to_dict()}
 
-    @app.get("/items/{item_id}/similar", response_model=SimilarResponse)
-    async def similar(item_id: Annotated[str, Path()], k: K = 10):
+    @app.get("/items/{item_id:path}/similar", response_model=SimilarResponse,
+             responses=errors({404: "unknown item", 422: INVALID}))
+    async def similar(item_id: Id, k: K = 10):
         try:
-            recs = engine.similar_items(item_id, check_k(k))
+            recs = engine.similar_items(item_id, k)
         except UnknownItemError as exc:
             raise ApiError(404, str(exc)) from None
         return {"item_id": item_id, "similar": recs.to_dict()["recommendations"]}
 
     @app.post("/items", response_model=AddedItemResponse, status_code=201,
-              dependencies=mutating)
+              dependencies=mutating,
+              responses=errors({400: f"{UNPARSABLE}, or the item cannot be added", **keyed,
+                                409: "the item_id exists, or the recommender cannot embed "
+                                     "content",
+                                413: "image larger than serving.max_upload_bytes",
+                                415: "the upload is not a JPEG, PNG, WebP, GIF or BMP image",
+                                422: f"{INVALID}, nothing to embed, or a numeric field that "
+                                     f"is unknown or not a finite number"}))
     def add_item(item_id: Annotated[str, Form(min_length=1, max_length=200)],
                  title: Annotated[str | None, Form()] = None,
                  tag: Annotated[str | None, Form()] = None,
@@ -161,9 +230,7 @@ def create_app(engine: RecommendationEngine, config) -> FastAPI:
             else (None, ".jpg")
         try:
             return engine.add_item(item_id, fields, data, suffix)
-        except DuplicateItemError as exc:
-            raise ApiError(409, str(exc)) from None
-        except UnsupportedError as exc:
+        except (DuplicateItemError, UnsupportedError) as exc:
             raise ApiError(409, str(exc)) from None
         except DataError as exc:
             raise ApiError(422, str(exc)) from None
@@ -173,22 +240,43 @@ def create_app(engine: RecommendationEngine, config) -> FastAPI:
     return app
 
 
+LIMIT_KEYS = {"k": "serving.max_k", "history": "serving.max_history"}
+
+
+def _with_limit_key(error: dict) -> str:
+    """The validation message, naming the config key when a served limit was exceeded."""
+    field = error["loc"][-1] if error["loc"] else None
+    if error["type"] in {"less_than_equal", "too_long"} and field in LIMIT_KEYS:
+        return f"{error['msg']} ({LIMIT_KEYS[field]})"
+    return error["msg"]
+
+
 def _numeric(raw: str | None) -> dict[str, float]:
+    """The `numeric` form field: a JSON object of column -> finite number (else 422)."""
     if raw is None or not raw.strip():
         return {}
     try:
         values = json.loads(raw)
-    except ValueError:
-        raise ApiError(422, "numeric must be a JSON object such as {\"view_number\": 12}.") \
-            from None
+    except (ValueError, RecursionError):
+        raise ApiError(422, 'numeric must be a JSON object such as {"view_number": 12}; it is '
+                            'not valid JSON or is nested too deeply.') from None
     if not isinstance(values, dict):
         raise ApiError(422, "numeric must be a JSON object of column -> number.")
-    out = {}
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise ApiError(422, f"numeric field {name!r} must be a number, got {value!r}.")
-        out[str(name)] = float(value)
-    return out
+    return {name: _finite(name, value) for name, value in values.items()}
+
+
+def _finite(name: str, value) -> float:
+    """`value` as a float; 422 for booleans, non-numbers, NaN and infinities."""
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            pass
+    if not math.isfinite(number):
+        raise ApiError(422, f"numeric field {name!r} must be a finite number, got "
+                            f"{reprlib.repr(value)}.")
+    return number
 
 
 def _image(upload: UploadFile, limit: int) -> tuple[bytes, str]:
