@@ -66,6 +66,7 @@ def test_cli_reproduces_hand_computed_metrics(crafted, capsys):
     assert meta["split_files"]["train"]["rows"] == 6 and meta["split_files"]["test"]["rows"] == 4
     assert meta["catalogue"] == {"source": "split files", "n_items": 5, "cold_items": 2}
     assert meta["seed"] == 7 and meta["k_values"] == [1, 2] and len(meta["config_hash"]) == 16
+    assert meta["checkpoint"] is meta["checkpoint_epoch"] is meta["training_complete"] is None
     assert result["per_user"]["user_id"] == ["u1", "u2", "u3"]
     assert result["per_user"]["recall@1"] == [0.5, 1.0, 0.0]
     assert "ndcg@2" in capsys.readouterr().out

@@ -115,3 +115,16 @@ def test_rows_are_labelled_by_the_recommender_inside_each_result(tmp_path):
     table = metrics_table(results, 10)
     assert "<td>ease</td>" in table and "<td>x</td>" not in table and "x.json" in table
     assert "<td>rank</td>" not in table and "rank.json" in ranking_table(ranking)
+
+
+def test_an_unfinished_training_run_is_warned_about(tmp_path):
+    import json
+
+    from pixelrec.report.render import training_html
+    from pixelrec.report.sources import training_run
+
+    (tmp_path / "training_metadata.json").write_text(json.dumps(
+        {"status": "incomplete", "epochs": 1, "best_epoch": 1, "run_id": "r1"}))
+    with pytest.warns(UserWarning, match="training did not finish"):
+        run = training_run(tmp_path)
+    assert "training did not finish" in training_html(run) and "1 epochs" in training_html(run)

@@ -13,6 +13,7 @@ import torch
 from pixelrec.errors import ConfigError
 from pixelrec.training import train_model
 from pixelrec.training.checkpoint import load_checkpoint
+from pixelrec.training.outputs import training_status
 from tests.training.conftest import synthetic_features
 
 
@@ -37,9 +38,20 @@ def test_every_fusion_and_loss_trains_without_nan(train_config, fusion, loss):
 
 def test_outputs_checkpoints_and_metadata(train_config):
     config = train_config(training__epochs=2)
-    summary = train_model(config, device="cpu", features=synthetic_features(config))
     results = config.results_dir
+    seen = []
+
+    def metadata_now(record):  # callbacks run after the epoch's checkpoints and metadata
+        meta = json.loads((Path(results) / "training_metadata.json").read_text())
+        last = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")
+        seen.append((meta["status"], meta["epochs"], last["epoch"], len(meta["history"]),
+                     meta["run_id"] == last["run_id"]))
+
+    summary = train_model(config, device="cpu", features=synthetic_features(config),
+                          callbacks=[metadata_now])
+    assert seen == [("incomplete", 1, 1, 1, True), ("incomplete", 2, 2, 2, True)]
     meta = json.loads((Path(results) / "training_metadata.json").read_text())
+    assert meta["status"] == "complete" and meta["run_id"] == summary["run_id"]
     assert meta["epochs"] == 2 and meta["best_val_ndcg@10"] == summary["best_val_ndcg@10"]
     assert [h["epoch"] for h in meta["history"]] == [1, 2]
     assert (Path(results) / "figures" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -66,9 +78,17 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train_config):
 
     with pytest.raises(KeyboardInterrupt):
         train_model(config, device="cpu", features=features, callbacks=[interrupt])
-    assert load_checkpoint(full["last_checkpoint"])["epoch"] == 2
+    last = load_checkpoint(full["last_checkpoint"])
+    assert last["epoch"] == 2
+    complete, warning = training_status(config.results_dir, last)
+    assert complete is False and "after 2 epoch(s)" in warning and "--resume last" in warning
+    previous = {**last, "run_id": full["run_id"]}  # a checkpoint of the first, finished run
+    complete, warning = training_status(config.results_dir, previous)
+    assert complete is None and "another training run" in warning
     resumed = train_model(config, device="cpu", features=features, resume="last")
-    assert resumed["epochs"] == 3
+    assert resumed["epochs"] == 3 and resumed["run_id"] == last["run_id"]
+    assert training_status(config.results_dir, load_checkpoint(resumed["checkpoint"])) == (
+        True, None)
     final = load_checkpoint(resumed["last_checkpoint"])["model_state"]
     for key, value in reference.items():
         assert torch.equal(value, final[key]), key

@@ -87,7 +87,7 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
         recommender.fold_in(pd.concat([frames["train"], frames["val"]], ignore_index=True),
                             items=items)
     fit_seconds = time.perf_counter() - fit_started
-    checkpoint_file = getattr(recommender, "checkpoint_path_", None)
+    weights = _trained_weights(fit_summary)
 
     eval_started = time.perf_counter()
     exclude = [frames["train"]] + ([frames["val"]] if "val" in frames else [])
@@ -104,7 +104,9 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
         "catalogue": {"source": item_source, "n_items": len(recommender.item_ids_),
                       "cold_items": len(recommender.cold_items_)},
         "counts": result.pop("counts"),
-        "checkpoint": checkpoint_file,
+        "checkpoint": weights.get("checkpoint"),
+        "checkpoint_epoch": weights.get("epoch"),
+        "training_complete": weights.get("training_complete"),
         "fit": fit_summary,
         "history": "train+val" if folded else "train",
         "config_hash": config_hash(config),
@@ -121,6 +123,15 @@ def evaluate_recommender(config: Config, recommender_type: str, *,
         write_json_atomic(path, _ordered(result))
         result["metadata"]["output"] = str(path)
     return _ordered(result)
+
+
+def _trained_weights(fit_summary: dict) -> dict:
+    """The fit summary of the checkpoint used (checkpoint, epoch, training_complete): the
+    recommender's own or an ensemble member's; {} for a model without trained weights."""
+    if "checkpoint" in fit_summary:
+        return fit_summary
+    members = fit_summary.get("member_fits", {}).values()
+    return next((fit for fit in members if "checkpoint" in fit), {})
 
 
 def _ordered(result: dict) -> dict:

@@ -6,8 +6,6 @@ main process runs the encoder; texts are encoded in length-sorted batches to min
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from pixelrec.features.imaging import decode_batch
+from pixelrec.workers import worker_pool
 
 Sink = Callable[[list[int], np.ndarray, np.ndarray], None]
 
@@ -37,11 +36,8 @@ def decoded_batches(paths: list[str | None], pre: dict[str, Any], batch_size: in
             yield decode_batch(*args)
         return
     ahead = 4 * workers
-    # fork where available: workers only run Pillow/numpy, and a fork needs no `__main__` guard
-    # in user scripts (spawn re-imports the caller's main module).
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     # Decoders run at lower priority: the forward keeps the cores and decoding fills idle gaps.
-    with mp.get_context(method).Pool(workers, initializer=os.nice, initargs=(10,)) as pool:
+    with worker_pool(workers, nice=10) as pool:
         pending: deque = deque()
         todo = iter(chunks)
         for args in todo:

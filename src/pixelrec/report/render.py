@@ -133,6 +133,8 @@ def training_html(training: dict | None) -> str:
     info = (f"<p>{training.get('epochs')} epochs, best epoch {training.get('best_epoch')} "
             f"({escape(str(training.get('validation_metric')))} = {_num(best)}), "
             f"{training.get('seconds', 0):.1f} s on {escape(str(training.get('device')))}.</p>")
+    if training.get("warning"):
+        info += f'<p class="note">{escape(training["warning"])}</p>'
     figure = training.get("figure_uri")
     return info + (f'<img src="{figure}" alt="training curves" style="max-width:100%">'
                    if figure else "<p>No curves figure.</p>")

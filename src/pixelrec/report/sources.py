@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -35,11 +36,17 @@ def evaluation_results(results_dir: str | Path, task: str = "retrieval") -> dict
 
 
 def training_run(results_dir: str | Path) -> dict | None:
-    """`training_metadata.json` plus the curves figure (as a data URI) when they exist."""
-    path = Path(results_dir) / "training_metadata.json"
+    """`training_metadata.json` plus the curves figure (as a data URI) when they exist, and a
+    `warning` (also issued) when that training did not finish."""
+    from pixelrec.training.outputs import METADATA_NAME, training_status
+
+    path = Path(results_dir) / METADATA_NAME
     if not path.exists():
         return None
     meta = json.loads(path.read_text(encoding="utf-8"))
+    _, meta["warning"] = training_status(results_dir)
+    if meta["warning"]:
+        warnings.warn(meta["warning"], stacklevel=2)
     figure = Path(meta.get("figure") or Path(results_dir) / "figures" / "training_curves.png")
     meta["figure_uri"] = data_uri(figure.read_bytes(), "image/png") if figure.exists() else None
     return meta

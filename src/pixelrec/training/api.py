@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from pixelrec.io import write_json_atomic
 from pixelrec.models.multimodal.content import Features
 from pixelrec.training import checkpoint as ckpt
 from pixelrec.training.distributed import setup, teardown
-from pixelrec.training.outputs import log_error, plot_curves
+from pixelrec.training.outputs import METADATA_NAME, curves_path, log_error, plot_curves
 from pixelrec.training.trainer import Callback, Trainer, best_value
 
 
@@ -26,8 +27,9 @@ def train_model(config: Config, device: str | None = None, resume: str | None = 
     processed item table, e.g. synthetic arrays in tests) and `views` the cached augmented views
     ({modality: [(vectors, mask) per view]}; none when only `features` is given); each callback
     gets every epoch's record on rank 0; `train` / `val` frames replace the split files.
-    Failures are appended to
-    `<results_dir>/error_log.json`.
+    Failures are appended to `<results_dir>/error_log.json`. The metadata, resolved config and
+    curves are written at the start (status incomplete), after every epoch's checkpoints and
+    at the end (status complete).
     """
     ctx = setup(device or config.training.device)
     if config.training.num_threads is not None:
@@ -41,10 +43,13 @@ def train_model(config: Config, device: str | None = None, resume: str | None = 
                           views=views, train=train, val=val)
         if resume:
             trainer.restore(ckpt.checkpoint_path(config.checkpoint_dir, resume))
+        if ctx.is_main:
+            outputs = _RunOutputs(config, trainer, str(ctx.device), resume)
+            trainer.callbacks.insert(0, outputs.write_progress)  # right after the checkpoints
         result = trainer.fit()
         summary = _summary(config, trainer, result, str(ctx.device), ctx.world, resume)
         if ctx.is_main:
-            _write_outputs(config, trainer, summary)
+            outputs.write(summary, "complete")
             if run is not None:
                 run.finish(summary)
         return summary
@@ -77,16 +82,48 @@ def _summary(config: Config, trainer: Trainer, result: dict, device: str, world:
         "n_items": len(trainer.item_ids),
         "n_train_interactions": len(trainer.data),
         "config_hash": config_hash(config),
+        "run_id": trainer.run_id,
         "history": result["history"],
     }
 
 
-def _write_outputs(config: Config, trainer: Trainer, summary: dict) -> None:
-    results = Path(config.results_dir)
-    summary["resolved_config"] = str(write_resolved_config(config, results))
-    summary["figure"] = str(plot_curves(trainer.history, results)) if trainer.history else None
-    created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    write_json_atomic(results / "training_metadata.json", {**summary, "created": created})
+class _RunOutputs:
+    """The run's resolved config, curves and metadata under `results_dir`: written at the
+    start and after every epoch's checkpoints (status incomplete), and at the end (complete)."""
+
+    def __init__(self, config: Config, trainer: Trainer, device: str, resume: str | None):
+        self.config, self.trainer, self.device, self.resume = config, trainer, device, resume
+        self.results = Path(config.results_dir)
+        self.started = time.perf_counter()
+        self.resolved = str(write_resolved_config(config, self.results))
+        self.plotted: int | None = None  # epochs drawn in the figure on disk
+        self.write_progress()
+
+    def write_progress(self, _record: dict | None = None) -> None:
+        """Status incomplete, for the epochs done so far: at the start, then as the first epoch
+        callback (the state is read from the trainer)."""
+        trainer = self.trainer
+        so_far = {"seconds": round(time.perf_counter() - self.started, 3),
+                  "epochs": trainer.epoch, "history": trainer.history, "best": trainer.best,
+                  "ranks_in_sync": None}
+        self.write(_summary(self.config, trainer, so_far, self.device, trainer.ctx.world,
+                            self.resume), "incomplete")
+
+    def write(self, summary: dict, status: str) -> None:
+        """Metadata with `status`; the curves are redrawn when epochs were added (a fresh run
+        removes the previous run's figure)."""
+        history = self.trainer.history
+        figure = curves_path(self.results)
+        if self.plotted != len(history):
+            if history:
+                plot_curves(history, self.results)
+            else:
+                figure.unlink(missing_ok=True)
+            self.plotted = len(history)
+        summary.update(resolved_config=self.resolved, figure=str(figure) if history else None)
+        created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        write_json_atomic(self.results / METADATA_NAME,
+                          {"status": status, **summary, "created": created})
 
 
 class _Wandb:

@@ -1,4 +1,10 @@
-"""Training outputs under `results_dir`: curves (PNG), metadata and the error log."""
+"""Training outputs under `results_dir`: curves (PNG), metadata and the error log.
+
+`training_metadata.json` is written when a run starts (`"status": "incomplete"`), again after
+every epoch's checkpoints, and marked `"complete"` at the end; its `run_id` is also in every
+checkpoint of the run. `training_status` tells the stages that use a checkpoint whether its
+training finished.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,13 @@ import json
 import traceback
 from pathlib import Path
 
-from pixelrec.io import write_json_atomic
+from pixelrec.io import atomic_path, write_json_atomic
+
+METADATA_NAME = "training_metadata.json"
+
+
+def curves_path(directory: str | Path) -> Path:
+    return Path(directory) / "figures" / "training_curves.png"
 
 
 def plot_curves(history: list[dict], directory: str | Path) -> Path:
@@ -32,11 +44,34 @@ def plot_curves(history: list[dict], directory: str | Path) -> Path:
     if right.lines:
         right.legend()
     fig.tight_layout()
-    path = Path(directory) / "figures" / "training_curves.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    path = curves_path(directory)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return path
+
+
+def training_status(results_dir: str | Path, checkpoint: dict | None = None
+                    ) -> tuple[bool | None, str | None]:
+    """(whether training finished, the warning to show when it did not) from
+    `<results_dir>/training_metadata.json`; None, None without one. With a loaded `checkpoint`,
+    one that the run described there did not write is unknown (None) and warned about."""
+    path = Path(results_dir) / METADATA_NAME
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    if checkpoint is not None and checkpoint.get("run_id") != meta.get("run_id"):
+        return None, (f"it comes from another training run than the one {path} describes (a "
+                      f"newer run started, or the checkpoint belongs to another results_dir), "
+                      f"so whether its training finished is unknown.")
+    status = meta.get("status", "complete")  # files written before the status was recorded
+    if status == "complete":
+        return True, None
+    return False, (f"training did not finish: {path} has status {status!r} after "
+                   f"{meta.get('epochs')} epoch(s) (best epoch {meta.get('best_epoch')}); the run "
+                   f"was interrupted or is still going. Resume it with `pixelrec train --resume "
+                   f"last`, or retrain.")
 
 
 def log_error(results_dir: str | Path, stage: str, exc: BaseException,

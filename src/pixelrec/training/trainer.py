@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -138,6 +139,7 @@ class Trainer:
                                          strategy=cfg.negative_sampling_strategy,
                                          seed=config.seed, user_ids=self.data.user_ids,
                                          full_softmax=self.full_softmax, reference=self.data)
+        self.run_id = uuid.uuid4().hex  # ties checkpoints to training_metadata.json
         self.epoch = 0
         self.history: list[dict] = []
         self.best: dict = {"epoch": None, "value": -math.inf}
@@ -222,6 +224,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "rng": ckpt.rng_state(),
+            "run_id": self.run_id,
             "epoch": self.epoch,
             "history": self.history,
             "best": self.best,
@@ -242,6 +245,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         ckpt.set_rng_state(state["rng"])
+        self.run_id = state.get("run_id", self.run_id)  # a resumed run stays the same run
         self.epoch, self.history = state["epoch"], state["history"]
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
 

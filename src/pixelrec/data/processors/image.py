@@ -1,7 +1,10 @@
 """ImageProcessor: verify each image, reject bad ones with a reason, re-encode oversized ones.
 
 Results are recorded in `<processed_image_folder>/.manifest.json`; a re-run skips images whose
-source file and processing parameters are unchanged, so an interrupted run resumes.
+source file and processing parameters are unchanged, so an interrupted run resumes. Each finished
+image is also appended at once to `.manifest.journal` (folded into the manifest by the next run),
+so a run killed at any point loses no finished image; outputs are renamed into place only once
+complete, so a half-written file is never taken as finished.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import json
 import os
 import re
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,11 +24,12 @@ from tqdm import tqdm
 
 from pixelrec.config.data import ImageCompressionConfig, ImageValidationConfig
 from pixelrec.io import atomic_path, write_json_atomic
+from pixelrec.workers import worker_pool
 
 MANIFEST = ".manifest.json"
+JOURNAL = ".manifest.journal"  # one JSON line per image finished since the manifest was written
 KEEP_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-_SAVE_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ class ImageProcessor:
                 ) -> tuple[dict[str, ImageResult], int]:
         """Process `item_id -> source path`; return results and how many were reused unchanged."""
         self.output_folder.mkdir(parents=True, exist_ok=True)
+        for partial in self.output_folder.glob(".*.tmp"):  # left by a killed run
+            partial.unlink(missing_ok=True)
         manifest = self._read_manifest()
+        self._write_manifest(manifest)  # fold in the journal of an interrupted run
         params = self._params_key()
         results: dict[str, ImageResult] = {}
         todo: list[tuple] = []
@@ -64,28 +70,26 @@ class ImageProcessor:
         reused = len(results)
         bar = tqdm(total=len(todo), desc="images", unit="img", disable=not progress or not todo)
         try:
-            for n, result in enumerate(self._run(todo), start=1):
-                results[result.item_id] = result
-                manifest[result.item_id] = {"source": sources[result.item_id],
-                                            "stat": _stat(sources[result.item_id]),
-                                            "params": params, "result": asdict(result)}
-                bar.update(1)
-                if n % _SAVE_EVERY == 0:
-                    write_json_atomic(self.output_folder / MANIFEST, manifest)
+            with open(self.output_folder / JOURNAL, "a", encoding="utf-8") as journal:
+                for result in self._run(todo):
+                    src = sources[result.item_id]
+                    entry = {"source": src, "stat": _stat(src), "params": params,
+                             "result": asdict(result)}
+                    results[result.item_id], manifest[result.item_id] = result, entry
+                    journal.write(json.dumps(entry) + "\n")
+                    journal.flush()
+                    bar.update(1)
         finally:
             bar.close()
-            write_json_atomic(self.output_folder / MANIFEST, manifest)
+            self._write_manifest(manifest)
         return results, reused
 
     def _run(self, todo: list[tuple]):
         if self.num_workers <= 1 or len(todo) < 64:
             yield from map(_process_one, todo)
             return
-        pool = ProcessPoolExecutor(max_workers=self.num_workers)
-        try:
-            yield from pool.map(_process_one, todo, chunksize=16)
-        finally:
-            pool.shutdown(cancel_futures=True)
+        with worker_pool(self.num_workers) as pool:  # workers die with this process
+            yield from pool.imap(_process_one, todo, chunksize=16)
 
     def _settings(self) -> dict:
         return {"min_width": self.validation.min_width, "min_height": self.validation.min_height,
@@ -96,13 +100,16 @@ class ImageProcessor:
         return hashlib.sha1(json.dumps(self._settings(), sort_keys=True).encode()).hexdigest()[:12]
 
     def _read_manifest(self) -> dict:
-        path = self.output_folder / MANIFEST
-        if not path.exists():
-            return {}
-        try:
-            return json.loads(path.read_text())
-        except (json.JSONDecodeError, OSError):
-            return {}  # a damaged manifest only costs a full re-run
+        """The manifest with the journal of an interrupted run replayed over it."""
+        manifest = _read_json(self.output_folder / MANIFEST)
+        for entry in _journal_entries(self.output_folder / JOURNAL):
+            manifest[entry["result"]["item_id"]] = entry
+        return manifest
+
+    def _write_manifest(self, manifest: dict) -> None:
+        """Write the whole manifest, then drop the journal it now holds."""
+        write_json_atomic(self.output_folder / MANIFEST, manifest)
+        (self.output_folder / JOURNAL).unlink(missing_ok=True)
 
     def _unchanged(self, entry: dict, src: str, params: str) -> bool:
         if entry.get("source") != src or entry.get("params") != params:
@@ -117,6 +124,28 @@ def output_name(item_id: str, suffix: str) -> str:
     """File name for an item's processed image; ids unsafe as file names are hashed."""
     stem = item_id if _SAFE_ID.match(item_id) else hashlib.sha1(item_id.encode()).hexdigest()
     return stem + suffix
+
+
+def _read_json(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, OSError):
+        return {}  # a damaged manifest only costs a full re-run
+
+
+def _journal_entries(path: Path) -> list[dict]:
+    """Complete journal lines; the last line of a killed run may be torn and is skipped."""
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
 
 
 def _stat(src: str) -> list[int] | None:

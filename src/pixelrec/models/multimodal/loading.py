@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,8 +98,9 @@ def resolve_checkpoint(config, checkpoint: str | Path | None) -> str | None:
 
 
 def load_network(config, checkpoint: str | Path = "best", features: Features | None = None):
-    """(network, checkpoint state + `path`) of a trained checkpoint (`best`, `last` or a path)
-    over the catalogue of `config`: all processed items.
+    """(network, checkpoint state + `path` + `training_complete`) of a trained checkpoint
+    (`best`, `last` or a path) over the catalogue of `config`: all processed items. A checkpoint
+    whose training did not finish (see `training_status`) is used with a warning.
 
     Item inputs come from the clean feature cache (never augmented views), or for a model
     trained with a fine-tuned encoder from that encoder's checkpoint weights run over the
@@ -108,9 +110,13 @@ def load_network(config, checkpoint: str | Path = "best", features: Features | N
     from pixelrec.models.multimodal.encoders import RawInputs, build_encoder_modules
     from pixelrec.models.multimodal.network import MultimodalNetwork
     from pixelrec.training.checkpoint import checkpoint_path, load_checkpoint
+    from pixelrec.training.outputs import training_status
 
     path = checkpoint_path(config.checkpoint_dir, str(checkpoint))
     state = load_checkpoint(path)
+    complete, warning = training_status(config.results_dir, state)
+    if warning:
+        warnings.warn(f"checkpoint {path} (epoch {state['epoch']}): {warning}", stacklevel=2)
     # The architecture comes from the checkpoint; paths and data from the given config.
     config = validate_config({**config.model_dump(), "model": state["model_config"]})
     item_ids, table = read_catalogue(config)
@@ -145,7 +151,7 @@ def load_network(config, checkpoint: str | Path = "best", features: Features | N
         network.item_tower.raw = RawInputs.from_config(config, item_ids)
         network.item_tower.encode_catalogue(encoder_batch_sizes(config))
     network.eval()
-    return network, {**state, "path": path}
+    return network, {**state, "path": path, "training_complete": complete}
 
 
 def load_multimodal_recommender(config, checkpoint: str | Path | None = None,

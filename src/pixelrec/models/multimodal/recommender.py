@@ -107,7 +107,8 @@ class MultimodalRecommender(Recommender):
             checkpoint = "best"
         network, state = load_network(self.config, checkpoint, self.features)
         self.checkpoint_path_ = str(state["path"])
-        self.training_state_ = {"epoch": state["epoch"], "best": state["best"]}
+        self.training_state_ = {"epoch": state["epoch"], "best": state["best"],
+                                "training_complete": state["training_complete"]}
         self._bind_network(network, state["item_ids"], state["user_ids"])
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
