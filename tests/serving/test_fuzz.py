@@ -105,7 +105,7 @@ def requests(draw, document: dict, path: str, method: str, ids: list[str]):
     elif "multipart/form-data" in content:
         form_schema = resolve(content["multipart/form-data"]["schema"], document)
         data = {}
-        for name, prop in form_schema["properties"].items():
+        for name in form_schema["properties"]:
             if name == "image" or (name not in form_schema.get("required", [])
                                    and not draw(st.booleans())):
                 continue
