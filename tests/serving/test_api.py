@@ -49,6 +49,21 @@ def test_health_and_openapi(client):
             "/items/{item_id}/similar", "/items"} <= set(paths)
 
 
+def test_docs_page_works_offline(client):
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", page.text)
+    assert {"/openapi.json", "/docs-assets/swagger-ui-bundle.js",
+            "/docs-assets/swagger-ui.css"} <= set(urls)
+    assert not [u for u in urls if not u.startswith("/")], urls  # nothing from a CDN
+    assert "http" not in page.text.replace("http-equiv", "")
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    assert client.get("/redoc").status_code == 404  # redoc has no offline assets
+
+
 def test_known_and_unknown_users(work, client):
     user, history = user_with_history(work[1])
     body = client.get(f"/recommendations/{user}", params={"k": 4}).json()

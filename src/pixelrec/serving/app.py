@@ -31,6 +31,7 @@ from pixelrec.inference.engine import (
     UnknownItemError,
     UnsupportedError,
 )
+from pixelrec.serving.docs import mount_offline_docs
 
 IMAGE_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
 UNPARSABLE = "the body cannot be parsed (e.g. nested too deeply, or an integer of more than " \
@@ -136,7 +137,9 @@ def create_app(engine: RecommendationEngine, config) -> FastAPI:
     serving = config.serving
     key = api_key(config)
     app = FastAPI(title="PixelRec Multimodal", version=__version__,
-                  description="Top-K recommendations from a trained PixelRec model.")
+                  description="Top-K recommendations from a trained PixelRec model.",
+                  docs_url=None, redoc_url=None)
+    mount_offline_docs(app)
     header = APIKeyHeader(name="X-API-Key", auto_error=False,
                           description=f"required when serving.api_key or ${API_KEY_ENV} is set")
 
