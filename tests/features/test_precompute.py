@@ -88,6 +88,26 @@ def test_other_encoder_gets_its_own_cache_and_changed_settings_are_refused(items
     assert open_cache(changed).manifest["key"]["text_template"] == "Title: {title}"
 
 
+def test_a_partial_forced_recompute_replaces_only_its_items(items_dir):
+    config = make_config(items_dir, "model.vision_model=null")
+    precompute(config, progress=False)
+    before, _ = open_cache(config).load_all("text")
+    partial = precompute(config, max_items=4, force=True, progress=False)
+    assert partial["items"] == 4 and partial["text"]["computed"] == 4
+    assert partial["text"]["reused"] == 0
+    cache = open_cache(config)
+    after, _ = cache.load_all("text")
+    assert len(cache.item_ids) == 12  # the other 8 items are still cached
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    assert precompute(config, progress=False)["text"] == {"computed": 0, "reused": 12,
+                                                           "missing": 1}
+    changed = make_config(items_dir, "model.vision_model=null",
+                          "features.text_template=\"Title: {title}\"")
+    with pytest.warns(UserWarning, match="discards all of it"):
+        precompute(changed, max_items=4, force=True, progress=False)
+    assert len(open_cache(changed).item_ids) == 4
+
+
 def test_worker_processes_give_the_same_vectors(items_dir):
     inline = make_config(items_dir, "model.language_model=null", "features.num_workers=0")
     precompute(inline, progress=False)

@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_items", type=int, default=None, metavar="N",
                         help="only the first N items of the processed item table")
     parser.add_argument("--force_recompute", action="store_true",
-                        help="discard this cache's vectors and encode everything again")
+                        help="encode the items again even when cached (with --max_items only those "
+                             "N, keeping the rest of the cache)")
     parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
 
 

@@ -37,6 +37,10 @@ LOCK = ".lock"
 MODALITIES = ("image", "text")
 
 
+class CacheSettingsError(PixelRecError):
+    """The cache on disk was built with other settings than the current config's."""
+
+
 def cache_name(vision: str | None, language: str | None) -> str:
     """Directory name for an encoder pair, e.g. `efficientnet-lite0_sentence-bert`."""
     return f"{_slug(vision)}_{_slug(language)}"
@@ -106,7 +110,7 @@ class SimpleFeatureCache:
             differences = _diff(self.manifest.get("key"), self.key)
             if differences:
                 self.close()
-                raise PixelRecError(
+                raise CacheSettingsError(
                     f"feature cache {self.directory} was built with different settings and is "
                     f"never reused silently:\n  " + "\n  ".join(differences) + "\nDelete it with "
                     f"`pixelrec cache clear {self.name}` (or precompute --force_recompute), or "

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pixelrec.errors import ConfigError, PixelRecError
-from pixelrec.features.cache import SimpleFeatureCache, cache_name
+from pixelrec.features.cache import CacheSettingsError, SimpleFeatureCache, cache_name
 from pixelrec.features.imaging import file_hash
 from pixelrec.features.registry import EncoderSpec, resolve_text, resolve_vision
 from pixelrec.features.text import render_text
@@ -114,8 +114,9 @@ def input_hashes(inputs: ItemInputs, modality: str, threads: int = 4) -> list[st
 
 
 def fill(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, EncoderSpec], config,
-         progress: bool = False) -> dict[str, dict[str, int]]:
-    """Encode every item whose cached entry is absent or stale; returns per-modality counts."""
+         progress: bool = False, recompute: bool = False) -> dict[str, dict[str, int]]:
+    """Encode every item whose cached entry is absent or stale (`recompute`: every item of
+    `inputs`, fresh or not); returns per-modality counts."""
     from pixelrec.features.encoders import load_encoder
     from pixelrec.features.pipeline import encode_images, encode_texts
 
@@ -124,7 +125,7 @@ def fill(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, Encoder
     for modality, spec in specs.items():
         hashes = input_hashes(inputs, modality)
         todo = [i for i, fresh in enumerate(cache.fresh(modality, inputs.item_ids, hashes))
-                if not fresh]
+                if recompute or not fresh]
         counts[modality] = {"computed": len(todo), "reused": len(inputs.item_ids) - len(todo)}
         if not todo:
             continue
@@ -217,10 +218,11 @@ def open_views(cache: SimpleFeatureCache, config, modality: str, spec: EncoderSp
 
 
 def fill_views(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, EncoderSpec],
-               config, progress: bool = False) -> dict[str, dict[str, int]]:
-    """Encode the missing or stale augmented views (`cached_view_count` per modality); view v of
-    an item is drawn from a generator seeded by (seed, item id, v). Returns per-modality counts
-    of item views computed and reused."""
+               config, progress: bool = False, recompute: bool = False
+               ) -> dict[str, dict[str, int]]:
+    """Encode the missing or stale augmented views (`cached_view_count` per modality; with
+    `recompute` all of them); view v of an item is drawn from a generator seeded by (seed, item
+    id, v). Returns per-modality counts of item views computed and reused."""
     from pixelrec.data.augmentation import (
         augment_text,
         augmentation_params,
@@ -240,7 +242,7 @@ def fill_views(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, E
         params = augmentation_params(augmentation_section(config, modality))
         hashes = input_hashes(inputs, modality)
         todo = {v: [i for i, fresh in enumerate(views.fresh(v, inputs.item_ids, hashes))
-                    if not fresh] for v in range(n_views)}
+                    if recompute or not fresh] for v in range(n_views)}
         total = sum(len(rows) for rows in todo.values())
         out[modality] = {"views": n_views, "computed": total,
                          "reused": n_views * len(inputs.item_ids) - total}
@@ -317,8 +319,10 @@ def precompute(config, max_items: int | None = None, force: bool = False,
                progress: bool = True) -> dict[str, Any]:
     """Encode every item of the processed item table into the cache; reuses fresh entries.
 
-    `force` discards the cache first, also one built with other settings (which is otherwise
-    refused).
+    `force` re-encodes every item even when cached, and discards a cache built with other
+    settings (which is otherwise refused). With `max_items` too, only those first items are
+    re-encoded and replaced: the cache keeps every other item (unless it was built with other
+    settings, when nothing else could be kept; a warning says how many were dropped).
 
     With augmentation enabled, `cached_views` > 0 and a frozen encoder, also encodes that many
     augmented views per item (`fill_views`).
@@ -333,9 +337,9 @@ def precompute(config, max_items: int | None = None, force: bool = False,
     start = time.perf_counter()
     inputs = read_items(config, max_items)
     specs = encoder_specs(config)
-    with open_cache(config, writable=True, specs=specs, replace=force) as cache:
-        counts = fill(cache, inputs, specs, config, progress=progress)
-        views = fill_views(cache, inputs, specs, config, progress=progress)
+    with _open_for_precompute(config, specs, force, partial=max_items is not None) as cache:
+        counts = fill(cache, inputs, specs, config, progress=progress, recompute=force)
+        views = fill_views(cache, inputs, specs, config, progress=progress, recompute=force)
         cache.write_info()
         for modality in counts:
             ok = cache.mask(modality, inputs.item_ids)
@@ -345,6 +349,22 @@ def precompute(config, max_items: int | None = None, force: bool = False,
         return {"cache": cache.name, "directory": str(cache.directory),
                 "items": len(inputs.item_ids), "seconds": round(time.perf_counter() - start, 3),
                 **counts}
+
+
+def _open_for_precompute(config, specs: dict[str, EncoderSpec], force: bool, partial: bool
+                         ) -> SimpleFeatureCache:
+    """The writable cache: emptied by a full `force`; a partial one (`--max_items`) keeps the
+    other items, unless the cache was built with other settings and cannot be kept anyway."""
+    if not (force and partial):
+        return open_cache(config, writable=True, specs=specs, replace=force)
+    try:
+        return open_cache(config, writable=True, specs=specs)
+    except CacheSettingsError:
+        warnings.warn(f"feature cache {cache_directory(config)} was built with other settings, "
+                      f"so --force_recompute discards all of it, not only the --max_items items "
+                      f"it re-encodes; run precompute without --max_items to fill the rest.",
+                      stacklevel=3)
+    return open_cache(config, writable=True, specs=specs, replace=True)
 
 
 def summary_line(summary: dict[str, Any]) -> str:
