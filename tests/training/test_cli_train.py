@@ -43,7 +43,15 @@ def test_train_and_extract_encoders_cli(train_config, tmp_path, capsys):
     label = pickle.loads((enc / "user_encoder.pkl").read_bytes())
     assert list(label.classes_) == sorted(users["mapping"])
     # --resume on a finished run trains nothing more and keeps the history.
+    first_seconds = json.loads((Path(config["results_dir"]) / "training_metadata.json")
+                               .read_text())["seconds"]
+    capsys.readouterr()
     assert main(["train", "--config", str(path), "--device", "cpu", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing left to train" in out and "training.epochs" in out
+    meta = json.loads((Path(config["results_dir"]) / "training_metadata.json").read_text())
+    assert meta["seconds"] == first_seconds > 0 and meta["new_epochs"] == 0
+    assert f"in {first_seconds:.1f} s" in out
 
 
 def test_use_wandb_without_the_package_is_a_clear_error(train_config, tmp_path, capsys,

@@ -93,6 +93,12 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train_config):
     for key, value in reference.items():
         assert torch.equal(value, final[key]), key
     assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+    assert resumed["new_epochs"] == 1
+    assert resumed["seconds"] == pytest.approx(sum(h["seconds"] for h in resumed["history"]),
+                                               abs=1e-3)  # the whole run's epochs
+    again = train_model(config, device="cpu", features=features, resume="last")
+    assert again["new_epochs"] == 0 and again["early_stopped"] is False
+    assert again["seconds"] == resumed["seconds"]  # the original time, not 0.0 s
 
 
 def test_early_stopping_respects_patience(train_config):

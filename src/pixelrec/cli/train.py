@@ -32,6 +32,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     best = summary["best_val_ndcg@10"]
     shown = "n/a" if best is None else f"{best:.4f}"
+    if summary["resumed_from"] and summary["new_epochs"] == 0:
+        why = ("it stopped early (training.patience)" if summary["early_stopped"]
+               else "it reached training.epochs")
+        print(f"nothing left to train: the resumed run had finished ({why}); raise "
+              f"training.epochs to train on.")
+    elif summary["resumed_from"]:
+        print(f"resumed: {summary['new_epochs']} more epoch(s) in "
+              f"{summary['session_seconds']:.1f} s")
     print(f"trained {summary['epochs']} epochs in {summary['seconds']:.1f} s on "
           f"{summary['device']} (x{summary['world_size']}); best val NDCG@10 {shown} "
           f"(epoch {summary['best_epoch']}); checkpoint {summary['checkpoint']}")

@@ -71,7 +71,10 @@ def _summary(config: Config, trainer: Trainer, result: dict, device: str, world:
         "best_value": {"val_loss": -result["best"]["value"],
                        "none": None}.get(metric, result["best"]["value"]),
         "epochs": result["epochs"],
-        "seconds": result["seconds"],
+        "seconds": result["seconds"],  # every epoch of the run, resumed parts included
+        "session_seconds": result["session_seconds"],
+        "new_epochs": result["new_epochs"],
+        "early_stopped": result["early_stopped"],
         "checkpoint": str(ckpt.checkpoint_path(config.checkpoint_dir, "best")),
         "last_checkpoint": str(ckpt.checkpoint_path(config.checkpoint_dir, "last")),
         "device": device,
@@ -94,7 +97,7 @@ class _RunOutputs:
     def __init__(self, config: Config, trainer: Trainer, device: str, resume: str | None):
         self.config, self.trainer, self.device, self.resume = config, trainer, device, resume
         self.results = Path(config.results_dir)
-        self.started = time.perf_counter()
+        self.started, self.first_epoch = time.perf_counter(), trainer.epoch
         self.resolved = str(write_resolved_config(config, self.results))
         self.plotted: int | None = None  # epochs drawn in the figure on disk
         self.write_progress()
@@ -103,8 +106,10 @@ class _RunOutputs:
         """Status incomplete, for the epochs done so far: at the start, then as the first epoch
         callback (the state is read from the trainer)."""
         trainer = self.trainer
-        so_far = {"seconds": round(time.perf_counter() - self.started, 3),
-                  "epochs": trainer.epoch, "history": trainer.history, "best": trainer.best,
+        so_far = {"seconds": round(sum(r["seconds"] for r in trainer.history), 3),
+                  "session_seconds": round(time.perf_counter() - self.started, 3),
+                  "epochs": trainer.epoch, "new_epochs": trainer.epoch - self.first_epoch,
+                  "early_stopped": None, "history": trainer.history, "best": trainer.best,
                   "ranks_in_sync": None}
         self.write(_summary(self.config, trainer, so_far, self.device, trainer.ctx.world,
                             self.resume), "incomplete")

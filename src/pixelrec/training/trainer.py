@@ -252,7 +252,7 @@ class Trainer:
     # ---- loop ----------------------------------------------------------------------------
     def fit(self) -> dict:
         cfg = self.config.training
-        started = time.perf_counter()
+        started, first_epoch = time.perf_counter(), self.epoch
         while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
             epoch_started = time.perf_counter()
             self.begin_epoch()
@@ -288,7 +288,10 @@ class Trainer:
                 ckpt.save_checkpoint(ckpt.checkpoint_path(ckpt_dir, "last"), state)
                 for callback in self.callbacks:
                     callback(record)
-        return {"seconds": round(time.perf_counter() - started, 3), "epochs": self.epoch,
+        return {"seconds": round(sum(r["seconds"] for r in self.history), 3),
+                "session_seconds": round(time.perf_counter() - started, 3),
+                "epochs": self.epoch, "new_epochs": self.epoch - first_epoch,
+                "early_stopped": self.bad_epochs >= cfg.patience,
                 "history": self.history, "best": self.best, "ranks_in_sync": self.ranks_in_sync()}
 
     def ranks_in_sync(self) -> bool | None:
