@@ -45,8 +45,16 @@ def test_users_and_unknown_user_fallback_as_json(work, capsys):
     assert set(out) == {user, "ghost"}
     assert out[user]["fallback"] is None and len(out[user]["recommendations"]) == 4
     assert out["ghost"]["fallback"] == "popularity"
-    assert set(out[user]["recommendations"][0]) == {"item_id", "score"}
-    assert "1 unknown -> popularity fallback" in capsys.readouterr().out
+    top = out[user]["recommendations"][0]
+    assert set(top) == {"item_id", "title", "score"}
+    items = pd.read_parquet(config.data.processed_item_info_path)
+    title = items.loc[items["item_id"].astype(str) == top["item_id"], "title"].iloc[0]
+    assert top["title"] == title and title
+    printed = capsys.readouterr().out
+    assert "1 unknown -> popularity fallback" in printed
+    header = next(line for line in printed.splitlines() if "item_id" in line).split()
+    assert header == ["user_id", "rank", "item_id", "title", "score", "fallback"]
+    assert title[:37] in printed and f"{top['score']:.4f}" in printed
 
 
 def test_user_file_and_csv(work, tmp_path):
@@ -59,7 +67,8 @@ def test_user_file_and_csv(work, tmp_path):
                  "--user_file", str(users), "--format", "csv", "--output", "recs"]) == 0
     table = pd.read_csv(Path(config.results_dir) / "recs.csv", dtype={"user_id": str},
                         keep_default_na=False)
-    assert list(table.columns) == ["user_id", "rank", "item_id", "score", "fallback"]
+    assert list(table.columns) == ["user_id", "rank", "item_id", "title", "score", "fallback"]
+    assert table["title"].str.len().gt(0).all()
     assert table["user_id"].nunique() == 3 and table.groupby("user_id").size().eq(5).all()
     assert set(table.loc[table["user_id"] == "ghost", "fallback"]) == {"popularity"}
 

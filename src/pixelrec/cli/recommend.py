@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pixelrec.cli._common import load
     from pixelrec.inference import generate_recommendations, load_engine
+    from pixelrec.inference.output import preview
 
     config = load(args, RECOMMENDER_FLAGS)
     output = args.output
@@ -53,4 +54,5 @@ def run(args: argparse.Namespace) -> int:
     fallback = sum(1 for entry in result.values() if entry["fallback"])
     print(f"{config.recommendation.recommender_type}: recommendations for {len(result)} users "
           f"({fallback} unknown -> popularity fallback) written to {path}")
+    print(preview(result))
     return 0

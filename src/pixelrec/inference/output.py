@@ -69,13 +69,41 @@ def read_histories(path: str | Path, columns=None) -> dict[str, list[str]]:
                                                                              sort=True)}
 
 
+COLUMNS = ["user_id", "rank", "item_id", "title", "score", "fallback"]
+
+
 def to_frame(result: dict[str, dict]) -> pd.DataFrame:
-    """One row per (user, rank): user_id, rank, item_id, score, fallback."""
-    rows = [{"user_id": user, "rank": rank, "item_id": rec["item_id"], "score": rec["score"],
+    """One row per (user, rank): user_id, rank, item_id, title, score, fallback."""
+    rows = [{"user_id": user, "rank": rank, "item_id": rec["item_id"],
+             "title": rec.get("title", ""), "score": rec["score"],
              "fallback": entry["fallback"] or ""}
             for user, entry in result.items()
             for rank, rec in enumerate(entry["recommendations"], start=1)]
-    return pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "score", "fallback"])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def add_titles(result: dict[str, dict], titles: dict[str, str]) -> dict[str, dict]:
+    """`result` with each recommended item's title ("" when it has none)."""
+    for entry in result.values():
+        for rec in entry["recommendations"]:
+            rec["title"] = titles.get(str(rec["item_id"]), "")
+    return result
+
+
+def preview(result: dict[str, dict], users: int = 3, rows: int = 5, width: int = 40) -> str:
+    """A plain-text table of the first `rows` items of the first `users` lists."""
+    head = dict(list(result.items())[:users])
+    frame = to_frame({u: {**e, "recommendations": e["recommendations"][:rows]}
+                      for u, e in head.items()})
+    if frame.empty:
+        return "(no recommendations)"
+    frame["title"] = [t if len(t) <= width else t[:width - 3] + "..." for t in frame["title"]]
+    frame["score"] = frame["score"].map(lambda s: f"{s:.4f}")
+    shown = frame[[c for c in COLUMNS if c != "fallback" or frame["fallback"].any()]]
+    text = shown.to_string(index=False)
+    if len(result) > users:
+        text += f"\n... and {len(result) - users} more user(s) in the file"
+    return text
 
 
 def write_recommendations(result: dict[str, dict], path: str | Path, fmt: str = "json") -> Path:
@@ -96,7 +124,8 @@ def generate_recommendations(config, *, users: list[str] | None = None,
                              output: str | None = None, fmt: str = "json",
                              recommender_type: str | None = None, checkpoint: str | None = None,
                              engine=None) -> tuple[dict[str, dict], Path | None]:
-    """Top-K lists `{user: {"recommendations": [{"item_id", "score"}], "fallback"}}` for the
+    """Top-K lists `{user: {"recommendations": [{"item_id", "title", "score"}], "fallback"}}`
+    for the
     chosen users (see `select_users`), or for the users of `history_file` (see
     `read_histories`) scored from those histories alone; written to `results_dir/<output>`
     when `output` is given.
@@ -125,6 +154,9 @@ def generate_recommendations(config, *, users: list[str] | None = None,
                               sample_users=sample_users, seed=config.seed)
         lists = engine.recommend(chosen, k)
         result = {user: recs.to_dict() for user, recs in zip(chosen, lists, strict=True)}
+    from pixelrec.inference.titles import item_titles
+
+    add_titles(result, item_titles(config))
     path = None
     if output is not None:
         path = write_recommendations(result, output_path(config.results_dir, output), fmt)

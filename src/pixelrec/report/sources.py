@@ -63,12 +63,11 @@ class Pictures:
     def __init__(self, config, size: int = 112) -> None:
         from pixelrec.data.items import read_processed_items
         from pixelrec.inference.added import AddedItemStore, added_items_dir
+        from pixelrec.inference.titles import item_titles
 
         table = read_processed_items(config.data.processed_item_info_path)
         folder = Path(config.data.processed_image_folder)
-        self.titles = dict(zip(table["item_id"].astype(str),
-                               table.get("title", pd.Series([""] * len(table))).fillna("")
-                               .astype(str), strict=True))
+        self.titles = item_titles(config)
         self.paths: dict[str, Path] = {}
         if "image_path" in table.columns:
             ok = table["has_image"].astype(bool) if "has_image" in table.columns \
@@ -80,7 +79,6 @@ class Pictures:
         store = AddedItemStore(added_items_dir(config))
         added, _ = store.load()
         for _, row in added.iterrows():
-            self.titles[str(row["item_id"])] = str(row.get("title") or "")
             if row.get("image_file"):
                 self.paths[str(row["item_id"])] = store.directory / "images" / row["image_file"]
         self.size = size
