@@ -149,6 +149,13 @@ def check_held_out_item_ranks_first(model) -> None:
     assert ids[:, 0].tolist() == list(held.values()), "a held-out item did not rank first"
 
 
+def check_refit_is_reproducible(model) -> None:
+    """Two fits of copies on the same data (same seed) give bit-identical first scores."""
+    first, second = (fit_on_blocks(pickle.loads(pickle.dumps(model))) for _ in range(2))
+    np.testing.assert_array_equal(first.score(_users()), second.score(_users()),
+                                  err_msg="a second fit with the same seed scored differently")
+
+
 RECOMMENDER_CHECKS: list[Callable] = [
     check_fit_indexes_users_and_the_whole_catalogue,
     check_score_shape_and_dtype,
@@ -158,6 +165,7 @@ RECOMMENDER_CHECKS: list[Callable] = [
     check_cold_items_are_minus_inf_unless_the_model_scores_them,
     check_vector_models_score_by_dot_product,
     check_save_load_round_trip,
+    check_refit_is_reproducible,
 ]
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pixelrec.config import SplittingConfig
+from pixelrec.config import SplittingConfig, load_config
+from pixelrec.data.preprocess import preprocess
+from pixelrec.data.split_stage import create_splits
 from pixelrec.data.splitting import (
     STRATEGIES,
     Split,
@@ -17,6 +23,8 @@ from pixelrec.data.splitting import (
     split_stats,
 )
 from pixelrec.errors import DataError
+from pixelrec.io import write_table
+from tests.conftest import demo_config_dict
 
 ALL = [*STRATEGIES, "stratified"]
 
@@ -187,3 +195,51 @@ def test_repeats_reach_the_split_and_are_counted():
     assert rows_of(split.val) == [("a", "z", 3), ("b", "y", 3)]
     assert split_stats(split)["repeats"] == {"val_rows_repeating_known_item": 0,
                                              "test_rows_repeating_known_item": 1}
+
+
+def stage_config(raw, tmp_path, **overrides):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(demo_config_dict(raw, tmp_path, **overrides)))
+    return load_config(path)
+
+
+def split_warnings(caplog, config) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pixelrec.data.split_stage"):
+        create_splits(config)
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_split_removing_most_held_out_rows_warns(tmp_path, caplog):
+    # 10 users with 8 interactions each (t 0..79), then t 80..99: 14 rows of users never seen
+    # before and 6 of known users; the time cut holds out t >= 80
+    rows = [(f"o{u}", f"i{(u + j) % 10}", u * 8 + j) for u in range(10) for j in range(8)]
+    known = {83: 0, 87: 1, 89: 2, 93: 3, 97: 4, 99: 5}
+    rows += [(f"o{known[t]}", f"i{(known[t] + 8) % 10}", t) if t in known else (f"n{t}", "i0", t)
+             for t in range(80, 100)]
+    config = stage_config(tmp_path / "raw", tmp_path)
+    write_table(frame(rows), config.data.processed_interactions_path)
+    messages = split_warnings(caplog, config)
+    stats = json.loads((tmp_path / "splits" / "split_stats.json").read_text())
+    assert stats["removed"] == {"val_user_not_in_train": 7, "test_user_not_in_train": 7}
+    assert stats["val"]["interactions"] == 3 and stats["test"]["interactions"] == 3
+    assert messages == [
+        f"the 'temporal' split removed 14 of 20 held-out val/test rows (70%) because their user "
+        f"or item is not in train (removed: {stats['removed']}), leaving val 3 and test 3 "
+        f"interactions to evaluate on. Consider another `data.splitting.strategy`: "
+        f"`leave_one_out` (each user's last interactions held out), `user_temporal` (each "
+        f"user's later interactions held out), `cold_user` (whole users held out, on purpose "
+        f"unseen in train)."]
+
+    # one of the suggested strategies: nothing removed, no warning
+    config.data.splitting.strategy = "leave_one_out"
+    assert split_warnings(caplog, config) == []
+    assert json.loads((tmp_path / "splits" / "split_stats.json").read_text())["removed"] == {}
+
+
+def test_the_demo_split_does_not_warn(small_demo, tmp_path, caplog):
+    config = stage_config(small_demo, tmp_path)
+    preprocess(config, progress=False)
+    assert split_warnings(caplog, config) == []
+    stats = json.loads((tmp_path / "splits" / "split_stats.json").read_text())
+    assert 0 < sum(stats["removed"].values()) < stats["test"]["interactions"]

@@ -161,6 +161,9 @@ class DataConfig(Section):
     numerical_normalization_method: NormalizationMethod = "log1p_standardization"
     numerical_imputation: Literal["median", "mean", "zero"] = "median"
     missing_modality_policy: Literal["drop", "impute"] = "impute"
+    max_missing_image_share: float = Field(
+        0.5, ge=0, le=1, description="share of items whose image file is missing (a wrong "
+        "image_pattern or image_folder) above which preprocess stops with an error; 1 disables")
     catalogue: Literal["interacted", "all"] = "interacted"
     text_cleaning: TextCleaningConfig = TextCleaningConfig()
     image_validation: ImageValidationConfig = ImageValidationConfig()

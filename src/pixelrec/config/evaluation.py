@@ -38,6 +38,9 @@ class BPRConfig(Section):
     learning_rate: float = Field(0.01, gt=0)
     regularization: float = Field(0.01, ge=0)
     iterations: int = Field(100, ge=1)
+    num_threads: int = Field(1, ge=0, description="implicit's threads: 1 is bit-reproducible; "
+                                                  "0 (all cores) is faster but its lock-free "
+                                                  "updates vary from run to run")
 
 
 class ContentKNNConfig(Section):

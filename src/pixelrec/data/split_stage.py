@@ -62,6 +62,7 @@ def create_splits(config: Config) -> dict:
                         f"(removed: {stats['removed']}). Use more data, another "
                         f"`data.splitting.strategy`, or a larger test_ratio.")
     _warn_if_empty_val(stats, cfg.val_ratio)
+    _warn_if_most_held_out_removed(stats)
     with atomic_dir(data.split_data_path) as tmp:
         for name, part in split.parts().items():
             write_table(part, tmp / f"{name}.parquet")
@@ -83,3 +84,29 @@ def _warn_if_empty_val(stats: dict, val_ratio: float) -> None:
                 "%s): early stopping and tuning get no validation data. Raise "
                 "`data.splitting.val_ratio` or use more data.",
                 stats["strategy"], counts, stats["removed"])
+
+
+# Strategies to suggest when a split removes most held-out rows, and why each helps.
+HOLDOUT_FRIENDLY = {
+    "leave_one_out": "each user's last interactions held out",
+    "user_temporal": "each user's later interactions held out",
+    "cold_user": "whole users held out, on purpose unseen in train",
+}
+
+
+def _warn_if_most_held_out_removed(stats: dict) -> None:
+    """More than half of the val/test rows removed (their user or item never occurs in train,
+    typical of a global time cut on data whose users come and go) leaves little to evaluate
+    on: say so, and name strategies whose held-out users stay evaluable."""
+    removed = sum(stats["removed"].values())
+    held_out = removed + stats["val"]["interactions"] + stats["test"]["interactions"]
+    if removed * 2 <= held_out:
+        return
+    others = ", ".join(f"`{name}` ({why})" for name, why in HOLDOUT_FRIENDLY.items()
+                       if name != stats["strategy"])
+    log.warning("the '%s' split removed %d of %d held-out val/test rows (%.0f%%) because their "
+                "user or item is not in train (removed: %s), leaving val %d and test %d "
+                "interactions to evaluate on. Consider another `data.splitting.strategy`: %s.",
+                stats["strategy"], removed, held_out, 100 * removed / held_out,
+                stats["removed"], stats["val"]["interactions"], stats["test"]["interactions"],
+                others)

@@ -4,6 +4,8 @@ numerical. Each wraps one processor class and records its counts in the report."
 from __future__ import annotations
 
 import logging
+import os
+from itertools import islice
 
 import pandas as pd
 
@@ -27,6 +29,14 @@ def clean_text(state: Preprocessing) -> None:
         items[field] = text.clean_series(items[field])
     items["tag"] = text.clean_series(items["tag"], tags=True)
     items["has_text"] = (items[["title", "tag", "description"]] != "").any(axis=1)
+    columns = state.config.data.columns
+    for field in ("title", "tag", "description"):
+        source = getattr(columns, field)
+        if source and len(items) and (items[field] == "").all():
+            log.warning("column '%s' (`data.columns.%s`) of %s is empty for every item: no %s "
+                        "text reaches the model. Map `data.columns.%s` to the column holding "
+                        "it, or set it to null if your data has none.", source, field,
+                        state.config.data.item_info_path, field, field)
     state.items = items
 
 
@@ -35,6 +45,8 @@ def process_images(state: Preprocessing) -> None:
     """Validate and re-encode images (resumable); flag items with a usable image."""
     data = state.config.data
     items = state.items.copy()
+    if data.image_folder or data.columns.image:
+        check_missing_images(items, data)
     sources = {i: s for i, s in zip(items["item_id"], items["image_source"], strict=True) if s}
     if not sources:
         items["image_path"], items["has_image"] = "", False
@@ -61,6 +73,62 @@ def process_images(state: Preprocessing) -> None:
                     len(rejected))
     state.items = items
     state.report["images"] = counts
+
+
+def check_missing_images(items: pd.DataFrame, data) -> int:
+    """Count the items whose image file does not exist (before any image is processed): above
+    `data.max_missing_image_share` of the items raise, naming what was tried and what exists;
+    fewer (but some) are a warning. Returns the count."""
+    sources = list(items["image_source"])
+    missing = [(i, s) for i, s in zip(items["item_id"], sources, strict=True)
+               if not s or not os.path.isfile(s)]
+    if not missing or not sources:
+        return 0
+    share = len(missing) / len(sources)
+    tried = next((s for _, s in missing if s), "")
+    how = (f"`data.columns.image` '{data.columns.image}'" if data.columns.image
+           else f"`data.columns.image_pattern` '{data.columns.image_pattern}'")
+    example = (f"e.g. for item '{missing[0][0]}' it tried {tried}" if tried
+               else f"e.g. item '{missing[0][0]}' has no path in that column")
+    counted = f"{len(missing)} of {len(sources)} items ({share:.0%}) have no image file"
+    if share <= data.max_missing_image_share:
+        fate = ("are dropped" if data.missing_modality_policy == "drop"
+                else "are kept without an image")
+        log.warning("%s (%s with %s); they %s (`data.missing_modality_policy: %s`)", counted,
+                    example, how, fate, data.missing_modality_policy)
+        return len(missing)
+    folder = data.image_folder
+    found = _some_files(folder)
+    if found:
+        exists = f"Files that do exist in {folder}: {', '.join(found)}."
+    elif folder:
+        exists = f"{folder} holds no image files."
+    else:
+        exists = "`data.image_folder` is null, so relative paths are taken as they are."
+    fix = ("Fix `data.columns.image` (or `data.image_folder`)" if data.columns.image
+           else "Fix `data.columns.image_pattern` (or `data.image_folder`) so it names them")
+    raise DataError(
+        f"{counted}, more than `data.max_missing_image_share` ({data.max_missing_image_share:g}) "
+        f"allows: with {how}, {example}{', which does not exist' if tried else ''}. "
+        f"{exists} {fix}, or raise "
+        f"`data.max_missing_image_share` (1 never stops) if most items really have no image. "
+        f"Nothing was written."
+    )
+
+
+def _some_files(folder: str | None, limit: int = 5) -> list[str]:
+    """The first few files (paths relative to `folder`, sorted, hidden ones skipped)."""
+    if not folder or not os.path.isdir(folder):
+        return []
+
+    def walk():
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if not name.startswith("."):
+                    yield os.path.relpath(os.path.join(root, name), folder)
+
+    return list(islice(walk(), limit))
 
 
 @register_processor("filter")

@@ -70,11 +70,13 @@ class BPRRecommender(_ImplicitRecommender):
     name = "bpr"
 
     def __init__(self, factors: int = 64, learning_rate: float = 0.01,
-                 regularization: float = 0.01, iterations: int = 100, seed: int = 42):
+                 regularization: float = 0.01, iterations: int = 100, num_threads: int = 1,
+                 seed: int = 42):
         self.factors = factors
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.iterations = iterations
+        self.num_threads = num_threads
         self.seed = seed
 
     def _model_class(self) -> type:
@@ -84,4 +86,5 @@ class BPRRecommender(_ImplicitRecommender):
 
     def _params(self) -> dict:
         return {"factors": self.factors, "learning_rate": self.learning_rate,
-                "regularization": self.regularization, "iterations": self.iterations}
+                "regularization": self.regularization, "iterations": self.iterations,
+                "num_threads": self.num_threads}
