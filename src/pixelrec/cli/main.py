@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "precompute": "precompute",
     "cache": "cache",
     "train": "train",
+    "tune": "tune",
     "extract-encoders": "extract_encoders",
     "evaluate": "evaluate",
     "compare": "compare",

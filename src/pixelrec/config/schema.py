@@ -11,6 +11,7 @@ from pixelrec.config.features import FeaturesConfig
 from pixelrec.config.hybrid import EnsembleConfig, MultimodalEASEConfig
 from pixelrec.config.model import ModelConfig, TrainingConfig
 from pixelrec.config.serving import RecommendationConfig, ServingConfig
+from pixelrec.config.tuning import TuningConfig
 
 
 class Config(Section):
@@ -28,6 +29,7 @@ class Config(Section):
     ensemble: EnsembleConfig = EnsembleConfig()
     recommendation: RecommendationConfig = RecommendationConfig()
     serving: ServingConfig = ServingConfig()
+    tuning: TuningConfig = TuningConfig()
 
     @model_validator(mode="after")
     def _repeats_consistent(self) -> Config:

@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from pixelrec.config.tuning import Distribution
 from pixelrec.errors import DataError, PixelRecError
 
 
@@ -58,6 +59,10 @@ class Recommender(ABC):
 
     name: ClassVar[str] = "recommender"
     scores_cold_items: ClassVar[bool] = False
+    # What `pixelrec tune` searches by default: dotted config keys that `from_config` reads ->
+    # distributions (`pixelrec.config.tuning`); empty: nothing to tune. `tuning.spaces.<name>`
+    # in the config replaces it.
+    search_space: ClassVar[dict[str, Distribution]] = {}
 
     @classmethod
     def from_config(cls, config, **inputs) -> Recommender:

@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from pixelrec.config.tuning import Categorical
 from pixelrec.errors import DataError
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import register_recommender
@@ -56,6 +57,8 @@ class EnsembleRecommender(Recommender):
     """Weighted blend of per-user normalised member scores (see the module docstring)."""
 
     name = "ensemble"
+    # the blend weights are tuned on val inside `fit`; `pixelrec tune` searches the rest
+    search_space = {"ensemble.normalisation": Categorical(("zscore", "minmax", "rank"))}
 
     OFFSETS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from pixelrec.config.tuning import Categorical, FloatRange
 from pixelrec.errors import ConfigError
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import register_recommender
@@ -90,6 +91,10 @@ class MultimodalEASERecommender(Recommender):
 
     name = "multimodal_ease"
     scores_cold_items = True
+    search_space = {"multimodal_ease.l2": FloatRange(100.0, 5000.0, log=True),
+                    "multimodal_ease.delta": FloatRange(1.0, 1000.0, log=True),
+                    "multimodal_ease.modalities": Categorical(({"image": 1.0, "text": 1.0},
+                                                               {"text": 1.0}))}
 
     def __init__(self, l2: float = 500.0, delta: float = 50.0,
                  modalities: dict[str, float] | None = None, neighbours: int = 50,

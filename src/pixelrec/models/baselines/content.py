@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from pixelrec.config.tuning import Categorical
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import register_recommender
 
@@ -21,6 +22,8 @@ class ContentKNNRecommender(Recommender):
 
     name = "content_knn"
     scores_cold_items = True
+    search_space = {"evaluation.baselines.content_knn.modalities":
+                    Categorical((["image", "text"], ["image"], ["text"]))}
 
     def __init__(self, item_embeddings: np.ndarray | None = None,
                  item_ids: Sequence[str] | None = None, config=None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from pixelrec.config.tuning import FloatRange
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import register_recommender
 
@@ -14,6 +15,7 @@ class EASERecommender(Recommender):
     """B = I - P diagMat(1 / diag(P)), P = (X'X + l2 I)^-1; score = x_u B. Memory: n_items^2."""
 
     name = "ease"
+    search_space = {"evaluation.baselines.ease.l2": FloatRange(50.0, 5000.0, log=True)}
 
     def __init__(self, l2: float = 500.0, max_items: int = 20000):
         self.l2 = l2

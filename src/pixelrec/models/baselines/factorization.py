@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from pixelrec.config.tuning import FloatRange, IntRange
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import register_recommender
 
@@ -44,6 +45,10 @@ class ALSRecommender(_ImplicitRecommender):
     """Weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008)."""
 
     name = "als"
+    search_space = {"evaluation.baselines.als.factors": IntRange(32, 128, log=True),
+                    "evaluation.baselines.als.regularization": FloatRange(0.01, 1.0, log=True),
+                    "evaluation.baselines.als.alpha": FloatRange(1.0, 20.0, log=True),
+                    "evaluation.baselines.als.iterations": IntRange(15, 30)}
 
     def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
                  iterations: int = 15, seed: int = 42):
@@ -68,6 +73,10 @@ class BPRRecommender(_ImplicitRecommender):
     """Bayesian personalised ranking (Rendle et al. 2009); item factors carry a bias column."""
 
     name = "bpr"
+    search_space = {"evaluation.baselines.bpr.factors": IntRange(32, 128, log=True),
+                    "evaluation.baselines.bpr.learning_rate": FloatRange(0.01, 0.05, log=True),
+                    "evaluation.baselines.bpr.regularization": FloatRange(0.001, 0.01, log=True),
+                    "evaluation.baselines.bpr.iterations": IntRange(100, 200)}
 
     def __init__(self, factors: int = 64, learning_rate: float = 0.01,
                  regularization: float = 0.01, iterations: int = 100, num_threads: int = 1,

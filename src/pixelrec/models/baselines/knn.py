@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from pixelrec.config.tuning import FloatRange, IntRange
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import register_recommender
 
@@ -43,6 +44,8 @@ class ItemKNNRecommender(Recommender):
     """score(u, i) = sum over the user's items j of sim(j, i), i among j's `k_neighbors`."""
 
     name = "item_knn"
+    search_space = {"evaluation.baselines.item_knn.k_neighbors": IntRange(20, 400, log=True),
+                    "evaluation.baselines.item_knn.shrinkage": FloatRange(0.0, 50.0)}
 
     def __init__(self, k_neighbors: int = 100, shrinkage: float = 10.0):
         self.k_neighbors = k_neighbors
@@ -64,6 +67,8 @@ class UserKNNRecommender(Recommender):
     """score(u, i) = sum over u's `k_neighbors` most similar users v of sim(u, v) x [v saw i]."""
 
     name = "user_knn"
+    search_space = {"evaluation.baselines.user_knn.k_neighbors": IntRange(20, 400, log=True),
+                    "evaluation.baselines.user_knn.shrinkage": FloatRange(0.0, 50.0)}
 
     def __init__(self, k_neighbors: int = 100, shrinkage: float = 10.0):
         self.k_neighbors = k_neighbors

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from pixelrec.config.tuning import Categorical, FloatRange, IntRange
 from pixelrec.errors import DataError, PixelRecError
 from pixelrec.models.base import Recommender
 from pixelrec.models.multimodal.network import MultimodalNetwork, history_matrix
@@ -31,6 +32,11 @@ from pixelrec.models.registry import register_recommender
 class MultimodalRecommender(Recommender):
     name = "multimodal"
     scores_cold_items = True
+    search_space = {"training.learning_rate": FloatRange(1e-3, 3e-3, log=True),
+                    "model.embedding_dim": Categorical((64, 128)),
+                    "model.id_dropout": FloatRange(0.0, 0.3),
+                    "model.history_dropout": FloatRange(0.2, 0.5),
+                    "model.history_length": IntRange(50, 100)}
 
     def __init__(self, config=None, checkpoint: str | Path | None = None, features=None,
                  chunk_size: int = 1024) -> None:
