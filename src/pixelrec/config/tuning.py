@@ -30,8 +30,8 @@ def _number(value: Any, what: str, integer: bool) -> float | int:
 
 
 @dataclass(frozen=True)
-class FloatRange:
-    """A float in [low, high], sampled uniformly or (`log`) log-uniformly."""
+class _Range:
+    """[low, high], sampled uniformly or (`log`) log-uniformly; values stored as they are."""
 
     low: float
     high: float
@@ -40,18 +40,23 @@ class FloatRange:
     def __post_init__(self) -> None:
         _check_range(self.low, self.high, self.log)
 
+    def encode(self, value: Any) -> Any:
+        return value
+
+    def decode(self, value: Any) -> Any:
+        return value
+
+
+@dataclass(frozen=True)
+class FloatRange(_Range):
+    """A float in [low, high], sampled uniformly or (`log`) log-uniformly."""
+
     def suggest(self, trial, name: str) -> float:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
     def contains(self, value: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool) \
             and self.low <= value <= self.high
-
-    def encode(self, value: Any) -> Any:
-        return value
-
-    def decode(self, value: Any) -> Any:
-        return value
 
     def probes(self) -> list[Any]:
         """Values that must all be valid for the key: the bounds and a non-integral inner
@@ -66,15 +71,11 @@ class FloatRange:
 
 
 @dataclass(frozen=True)
-class IntRange:
+class IntRange(_Range):
     """An integer in [low, high] (inclusive), sampled uniformly or (`log`) log-uniformly."""
 
     low: int
     high: int
-    log: bool = False
-
-    def __post_init__(self) -> None:
-        _check_range(self.low, self.high, self.log)
 
     def suggest(self, trial, name: str) -> int:
         return trial.suggest_int(name, self.low, self.high, log=self.log)
@@ -82,12 +83,6 @@ class IntRange:
     def contains(self, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) \
             and self.low <= value <= self.high
-
-    def encode(self, value: Any) -> Any:
-        return value
-
-    def decode(self, value: Any) -> Any:
-        return value
 
     def probes(self) -> list[Any]:
         return [self.low, self.high]
