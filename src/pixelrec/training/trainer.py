@@ -32,6 +32,7 @@ from pixelrec.models.multimodal.loading import (
 from pixelrec.models.multimodal.network import MultimodalNetwork, history_matrix
 from pixelrec.models.multimodal.recommender import MultimodalRecommender
 from pixelrec.training import checkpoint as ckpt
+from pixelrec.training.averaging import WeightAverage
 from pixelrec.training.data import TrainingData, interaction_columns, read_interactions
 from pixelrec.training.distributed import Context, broadcast
 from pixelrec.training.losses import build_loss
@@ -126,6 +127,7 @@ class Trainer:
         self.batches_per_epoch = self.data.n_batches(self.local_batch, ctx.world,
                                                      self.sequence_length)
         self.optimizer = build_optimizer(net, cfg)
+        self.ema = WeightAverage(net, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.schedule = LRSchedule(self.optimizer, cfg, math.ceil(
             self.batches_per_epoch / cfg.gradient_accumulation_steps))
         self.recommender = MultimodalRecommender.from_network(net, self.item_ids,
@@ -220,7 +222,10 @@ class Trainer:
             "numeric_cols": self.numeric_cols,
             "feature_cache": feature_cache_name(self.config),
             "fine_tuned": sorted(self.encoders),
-            "model_state": {k: v.cpu() for k, v in self.network.state_dict().items()},
+            "model_state": self._weights(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "raw_model_state": None if self.ema is None else
+            {k: v.cpu() for k, v in self.network.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "rng": ckpt.rng_state(),
@@ -239,7 +244,11 @@ class Trainer:
         if ModelConfig(**state["model_config"]).model_dump() != self.config.model.model_dump():
             raise ConfigError(f"checkpoint {path} has a different `model` section than the "
                               f"config; resume with the config it was trained with.")
-        self.network.load_state_dict(state["model_state"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.network.load_state_dict(state["raw_model_state"])
+            self.ema.load_state_dict(state["ema"])
+        else:
+            self.network.load_state_dict(state["model_state"])
         if self.encoders:  # tables from the restored encoder weights
             self.network.item_tower.encode_catalogue(encoder_batch_sizes(self.config))
         self.optimizer.load_state_dict(state["optimizer"])
@@ -248,6 +257,16 @@ class Trainer:
         self.run_id = state.get("run_id", self.run_id)  # a resumed run stays the same run
         self.epoch, self.history = state["epoch"], state["history"]
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
+
+    def _weights(self) -> dict:
+        """Weights to checkpoint: the averaged ones under EMA (what validation scored)."""
+        if self.ema is None:
+            return {k: v.cpu() for k, v in self.network.state_dict().items()}
+        with self.ema.averaged():
+            return {k: v.detach().cpu().clone() for k, v in self.network.state_dict().items()}
+
+    def _averaged(self):
+        return contextlib.nullcontext() if self.ema is None else self.ema.averaged()
 
     # ---- loop ----------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -261,7 +280,9 @@ class Trainer:
             record = {"epoch": self.epoch + 1, "train_loss": train_loss,
                       "lr": self.optimizer.param_groups[0]["lr"],
                       "train_seconds": round(time.perf_counter() - epoch_started, 3)}
-            record.update(broadcast(self.ctx, self.validate() if self.ctx.is_main else None))
+            with self._averaged():
+                result = self.validate() if self.ctx.is_main else None
+            record.update(broadcast(self.ctx, result))
             record["seconds"] = round(time.perf_counter() - epoch_started, 3)
             self.epoch += 1
             self.history.append(record)
@@ -332,6 +353,8 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(self.network.parameters(),
                                                    cfg.gradient_clip_norm)
                 self.optimizer.step()
+                if self.ema is not None:
+                    self.ema.update()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.schedule.step()
             loss = float(out["loss"].detach())
