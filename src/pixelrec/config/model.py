@@ -111,7 +111,7 @@ class TrainingConfig(Section):
     full_softmax_max_items: int = Field(50000, ge=0)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     weight_decay: float = Field(0.01, ge=0)
-    ema_decay: float = Field(0.0, ge=0, lt=1)
+    ema_decay: float = Field(0.99, ge=0, lt=1)
     momentum: float = Field(0.9, ge=0, lt=1)
     scheduler: Literal["none", "reduce_on_plateau", "cosine", "step"] = "none"
     warmup_steps: int = Field(0, ge=0)

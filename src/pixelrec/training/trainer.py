@@ -201,12 +201,14 @@ class Trainer:
 
     def end_epoch(self) -> None:
         """Drop the epoch's views; fine-tuned encoders re-encode the catalogue (eval mode, no
-        gradients) for validation and the next epoch's history items."""
+        gradients; with the averaged weights under EMA) for validation and the next epoch's
+        history items."""
         tower = self.network.item_tower
         tower.train_vectors = {}
         tower.augment_rng = None
         if self.encoders:
-            tower.encode_catalogue(encoder_batch_sizes(self.config))
+            with self._averaged():
+                tower.encode_catalogue(encoder_batch_sizes(self.config))
 
     # ---- state ---------------------------------------------------------------------------
     def state(self) -> dict:
@@ -249,8 +251,9 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         else:
             self.network.load_state_dict(state["model_state"])
-        if self.encoders:  # tables from the restored encoder weights
-            self.network.item_tower.encode_catalogue(encoder_batch_sizes(self.config))
+        if self.encoders:  # tables from the restored encoder weights (as `end_epoch`)
+            with self._averaged():
+                self.network.item_tower.encode_catalogue(encoder_batch_sizes(self.config))
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         ckpt.set_rng_state(state["rng"])

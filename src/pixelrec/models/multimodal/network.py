@@ -175,7 +175,13 @@ class MultimodalNetwork(nn.Module):
                                                  if "neg" in batch else [])]))
         live = own if len(self.item_tower.encoders) else None
         tokens = self.item_tower.modality_tokens(uniq, live)
-        table = _Gather(self.items(uniq, tokens=tokens), lookup)
+        listwise = self.objective.kind == "listwise"
+        new_items = listwise and self.new_item_weight > 0 and self.item_tower.ids is not None
+        if new_items:  # also every item scored as brand-new (one fusion pass for both)
+            vectors, as_new = self.item_tower.with_new(uniq, tokens)
+            table, as_new = _Gather(self.rank_items(*vectors), lookup), self.rank_items(*as_new)
+        else:
+            table = _Gather(self.items(uniq, tokens=tokens), lookup)
         if sequence:
             seq = batch["seq"]
             mask = seq >= 0
@@ -184,7 +190,7 @@ class MultimodalNetwork(nn.Module):
             user_vecs = self.rank_users(states[batch["targets"] >= 0])
         else:
             user_vecs = self.user_vectors(users, table, exclude=targets)
-        if self.objective.kind == "listwise":
+        if listwise:
             logits = self.scorer.matrix(user_vecs, table[cands])
             target = batch.get("target")
             if target is None:  # distinct candidates: a target's column is where it sits
@@ -193,15 +199,12 @@ class MultimodalNetwork(nn.Module):
                 column[cands] = torch.arange(len(cands), device=cands.device)
                 target = column[targets]
             main = self.objective(logits, target, batch.get("valid"), batch.get("log_q"))
-            if self.new_item_weight > 0 and self.item_tower.ids is not None:
+            if new_items:
                 # The same targets against every candidate scored as a brand-new item (id row
                 # 0, content only): the content path learns to rank on its own, so items never
                 # seen in training are scored well, without dropping ids from the main loss.
-                as_new = self.rank_items(*self.item_tower(cands, tokens=_rows(tokens, lookup,
-                                                                               cands),
-                                                          as_new=True))
-                extra = self.objective(self.scorer.matrix(user_vecs, as_new), target,
-                                       batch.get("valid"), batch.get("log_q"))
+                extra = self.objective(self.scorer.matrix(user_vecs, as_new[lookup[cands]]),
+                                       target, batch.get("valid"), batch.get("log_q"))
                 main = main + self.new_item_weight * extra
         else:
             main = self.objective(self.scorer.pairs(user_vecs, table[targets]),
@@ -218,12 +221,6 @@ class MultimodalNetwork(nn.Module):
                                                   present)
             out["loss"] = main + self.contrastive_weight * out["contrastive"]
         return out
-
-
-def _rows(tokens: dict[str, torch.Tensor], lookup: torch.Tensor, items: torch.Tensor
-          ) -> dict[str, torch.Tensor]:
-    """The modality tokens of catalogue rows `items` (tokens are over the batch's unique rows)."""
-    return {name: value[lookup[items]] for name, value in tokens.items()}
 
 
 class _Gather:

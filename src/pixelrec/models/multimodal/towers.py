@@ -174,25 +174,53 @@ class ItemTower(nn.Module):
         """(vectors [n, d], biases [n] or None) of catalogue rows; `tokens` are
         `modality_tokens(items, live)` when the caller already has them; `as_new` scores every
         item as a brand-new one (id row 0, content only)."""
-        if tokens is None:
-            tokens = self.modality_tokens(items, live)
-        tokens = list(tokens.values())
+        rows = self.id_rows[items]
+        rows = torch.zeros_like(rows) if as_new else self._drop_ids(rows)
+        inputs = self._content_tokens(items, live, tokens)
+        return self._assemble(self._fuse(inputs, rows), rows)
+
+    def with_new(self, items: torch.Tensor, tokens: dict[str, torch.Tensor]
+                 ) -> tuple[tuple[torch.Tensor, torch.Tensor | None],
+                            tuple[torch.Tensor, torch.Tensor | None]]:
+        """`forward(items, tokens=tokens)` and `forward(items, tokens=tokens, as_new=True)`
+        at once: with the id as a residual the fused content is the same for both, so the
+        fusion runs once."""
+        rows = self._drop_ids(self.id_rows[items])
+        inputs = self._content_tokens(items, None, tokens)
+        content = self._fuse(inputs, rows)
+        new_rows = torch.zeros_like(rows)
+        new_content = self._fuse(inputs, new_rows) if self.id_token else content
+        return self._assemble(content, rows), self._assemble(new_content, new_rows)
+
+    def _drop_ids(self, rows: torch.Tensor) -> torch.Tensor:
+        """Id rows with `model.id_dropout` of them set to 0 (the new-item row) in training."""
+        if self.training and self.id_dropout > 0:
+            return rows * (torch.rand(rows.shape, device=rows.device) >= self.id_dropout)
+        return rows
+
+    def _content_tokens(self, items: torch.Tensor, live: torch.Tensor | None,
+                        tokens: dict[str, torch.Tensor] | None) -> list[torch.Tensor]:
+        """The content tokens of catalogue rows: modalities, numeric, tags."""
+        out = list((self.modality_tokens(items, live) if tokens is None else tokens).values())
         if self.numeric is not None:
-            tokens.append(self.numeric(self.x_numeric[items]))
+            out.append(self.numeric(self.x_numeric[items]))
         if self.tags is not None:
             tags = self.x_tags[items]
             bag = self.tags(tags)
-            tokens.append(torch.where((tags > 0).any(1, keepdim=True), bag, self.missing["tags"]))
-        rows = self.id_rows[items]
-        if as_new:
-            rows = torch.zeros_like(rows)
-        elif self.training and self.id_dropout > 0:
-            rows = rows * (torch.rand(rows.shape, device=rows.device) >= self.id_dropout)
-        if self.id_token:
-            tokens.append(self.ids(rows))
-        content = self.fusion(torch.stack(tokens, 1)) if tokens else None
-        if content is not None and not self.id_token:
-            content = content * self.content_scale
+            out.append(torch.where((tags > 0).any(1, keepdim=True), bag, self.missing["tags"]))
+        return out
+
+    def _fuse(self, inputs: list[torch.Tensor], rows: torch.Tensor) -> torch.Tensor | None:
+        """The fused content vector (with the id token when `model.item_id_fusion: token`)."""
+        tokens = [*inputs, self.ids(rows)] if self.id_token else inputs
+        if not tokens:
+            return None
+        content = self.fusion(torch.stack(tokens, 1))
+        return content if self.id_token else content * self.content_scale
+
+    def _assemble(self, content: torch.Tensor | None, rows: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(vectors, biases): the content plus the id residual, the id bias plus the content's."""
         vectors = content
         if self.ids is not None and not self.id_token:
             vectors = self.ids(rows) if content is None else content + self.ids(rows)
