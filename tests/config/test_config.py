@@ -139,3 +139,12 @@ def test_a_bad_set_value_is_blamed_on_set_not_the_file(tmp_path):
     text = str(both.value)
     assert f"in {path} and --set:" in text and "training.batch_size = " in text
     assert '"nope" (from --set)' not in text
+
+
+def test_a_set_inside_a_validated_map_is_blamed_on_set():
+    # the error is reported at tuning.spaces (the map), the override sets a key inside it
+    with pytest.raises(ConfigError) as bad:
+        load_config(None, ["tuning.spaces.item_knn.k_neighbors.low=-5"])
+    text = str(bad.value)
+    assert "invalid configuration in --set:" in text and "(from --set)" in text
+    assert "full dotted config keys" in text

@@ -88,7 +88,9 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
 def _describe(exc: ValidationError, source: str, overridden: set[str] = frozenset()) -> str:
     errors = exc.errors()
     dotted_keys = [".".join(str(p) for p in err["loc"]) for err in errors]
-    from_set = [any(k == o or k.startswith(o + ".") for o in overridden) for k in dotted_keys]
+    # an error at k comes from --set o when o sets k, a key inside k, or a section holding k
+    from_set = [any(k == o or k.startswith(o + ".") or o.startswith(k + ".") for o in overridden)
+                for k in dotted_keys]
     where = "--set" if all(from_set) else f"{source} and --set" if any(from_set) else source
     lines = [f"invalid configuration in {where}:"]
     for err, by_set in zip(errors, from_set, strict=True):

@@ -180,8 +180,10 @@ def config_key_problem(key: str, root: type[BaseModel]) -> str | None:
     for depth, part in enumerate(parts):
         fields = model.model_fields if model is not None else {}
         if part not in fields:
-            where = ".".join(parts[:depth]) or "the top level"
-            return f"unknown config key: no '{part}' in {where}"
+            if depth == 0:
+                return (f"unknown config key: no '{part}' in the top level (a search space is "
+                        f"keyed by full dotted config keys, e.g. training.learning_rate)")
+            return f"unknown config key: no '{part}' in {'.'.join(parts[:depth])}"
         annotation = fields[part].annotation
         model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) \
             else None
