@@ -509,15 +509,12 @@ def collect(cells: Path, out: Path) -> dict:
     return result
 
 
-def paired_bootstrap(ours: np.ndarray, theirs: np.ndarray, n: int = 10000,
-                     seed: int = 0) -> float:
-    """Two-sided p-value of mean(ours - theirs) = 0, resampling users (paired)."""
-    diff = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
-    # centre the bootstrap distribution on 0 (the null) and compare with the observed mean
-    p = float(np.mean(np.abs(means - diff.mean()) >= abs(diff.mean())))
-    return max(p, 1.0 / n)
+def paired_p_value(ours: np.ndarray, theirs: np.ndarray, n: int = 10000, seed: int = 0) -> float:
+    """Two-sided paired bootstrap p-value of mean(ours - theirs) = 0 over the same users: the
+    test `pixelrec compare` uses (`evaluation.stats.paired_test`), floored at 1 / n."""
+    from pixelrec.evaluation.stats import paired_test
+
+    return max(paired_test(theirs, ours, n, seed)["p_value"], 1.0 / n)
 
 
 def compare_with_best_baseline(split_dir: Path, models: dict) -> None:
@@ -545,7 +542,7 @@ def compare_with_best_baseline(split_dir: Path, models: dict) -> None:
             models[model].setdefault("vs_best_baseline", {})[metric] = {
                 "baseline": best, "ratio": round(models[model][metric]["mean"] / base, 4)
                 if base > 0 else None,
-                "p_value": paired_bootstrap(a[common].to_numpy(), b[common].to_numpy()),
+                "p_value": paired_p_value(a[common].to_numpy(), b[common].to_numpy()),
                 "users": len(common)}
 
 

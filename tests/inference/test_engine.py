@@ -104,6 +104,24 @@ def test_baselines_fall_back_to_popularity_for_history_users(work, kind):
         engine.add_item("new", {"title": "x"})
 
 
+def test_a_baseline_is_fitted_once_on_every_known_interaction(work, monkeypatch):
+    from pixelrec.models.baselines.ease import EASERecommender
+
+    _, config = work
+    fitted = []
+    real = EASERecommender._fit
+    monkeypatch.setattr(EASERecommender, "_fit",
+                        lambda self, matrix: fitted.append(matrix.nnz) or real(self, matrix))
+    engine = load_engine(config, "ease")
+    known = known_interactions(config).astype(str)
+    known = known[known["item_id"].isin(set(engine.item_ids))]
+    assert fitted == [len(known.drop_duplicates(["user_id", "item_id"]))]  # one fit, on all
+    user, _ = user_with_history(config)
+    direct = EASERecommender.from_config(config).fit(known, items=engine.item_ids)
+    top, _ = direct.recommend([user], k=5)
+    assert list(engine.recommend([user], k=5)[0].items) == list(top[0])
+
+
 def test_new_item_is_recommended_at_once_and_survives_a_restart(work):
     _, config = work
     features = features_for(config)

@@ -11,11 +11,13 @@ from pixelrec.models.base import Recommender
 
 
 def load_recommender(config, recommender_type: str | None = None, checkpoint: str | None = None,
-                     features=None) -> Recommender:
+                     features=None, history: pd.DataFrame | None = None) -> Recommender:
     """A fitted recommender of any type on the train split, over every item of the processed
     item table; models with trained weights (multimodal, also inside an ensemble) bind
     `checkpoint` (default `recommendation.checkpoint`; encoder `features` replace the feature
-    cache, as in training) instead of training."""
+    cache, as in training) instead of training. With `history`, the fitted model is then folded
+    in on it (its interactions with catalogue items); a model with the base `fit` and `fold_in`
+    (nothing selected on val, folding in refits) is fitted on `history` once instead."""
     from pixelrec.evaluation.data import catalogue, default_split_path, read_split
 
     name = recommender_type or config.recommendation.recommender_type
@@ -30,7 +32,14 @@ def load_recommender(config, recommender_type: str | None = None, checkpoint: st
     recommender = create_recommender(name, config,
                                      checkpoint=checkpoint or config.recommendation.checkpoint,
                                      features=features)
-    return recommender.fit(train, items=items, val=val)
+    if history is None:
+        return recommender.fit(train, items=items, val=val)
+    history = history[history["item_id"].isin(set(items))]
+    kind = type(recommender)
+    if kind.fit is Recommender.fit and kind.fold_in is Recommender.fold_in:
+        # the base fit learns from train alone and folding in fits again: fit once
+        return recommender.fit(history, items=items)
+    return recommender.fit(train, items=items, val=val).fold_in(history)
 
 
 def known_interactions(config) -> pd.DataFrame:
@@ -70,10 +79,8 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
 
     known = known_interactions(config)
     # fitted (and selected on val) as evaluated, then every known interaction is its history
-    recommender = load_recommender(config, recommender_type, checkpoint, features)
-    if fold_in:
-        recommender = recommender.fold_in(
-            known[known["item_id"].isin(set(recommender.item_ids_))])
+    recommender = load_recommender(config, recommender_type, checkpoint, features,
+                                   history=known if fold_in else None)
     content = store = None
     if recommender.name == "multimodal":
         from pixelrec.config import validate_config
