@@ -3,9 +3,11 @@ same metric code (`pixelrec.evaluation.core.evaluate_interactions`, full ranking
 catalogue, train (+val) items masked).
 
 Protocol, per dataset and split:
-1. Tuning on validation only: every main model gets the same budget, `--trials` configurations
-   (its library default first, then distinct random draws from its grid; a model whose grid is
-   smaller uses all of it). Fit on train, score NDCG@10 on val (train masked).
+1. Tuning on validation only, with `pixelrec tune`'s study runner and grid sampler
+   (`pixelrec.tuning.run_study`, `tuning.sampler: grid`): every main model gets the same budget,
+   `--trials` configurations (its library default first, then distinct random draws from its
+   grid; a model whose grid is smaller uses all of it). Fit on train, score NDCG@10 on val
+   (train masked). Each study is stored beside the cells, so an interrupted tuning resumes.
 2. The best configuration is refit on train+val and evaluated once on test (train+val masked).
    Trained models (multimodal, als, bpr, cornac-*) are refit with `--seeds` seeds; the
    multimodal model trains for the best validation epoch count found while tuning.
@@ -24,10 +26,8 @@ interrupted run resumes where it stopped; `bench/results/accuracy.json` and the 
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import random
 import time
 import traceback
 from pathlib import Path
@@ -99,16 +99,49 @@ def is_trained(model: str) -> bool:
     return model == "multimodal" or model in ABLATIONS
 
 
-def candidates(model: str, trials: int, seed: int = 0) -> list[dict]:
-    """The library default, then distinct random grid points, `trials` in all (fewer if the
-    grid is smaller)."""
+def grid_space(model: str) -> tuple[dict, dict]:
+    """(search space, library default) of `model`'s grid, as `pixelrec tune` takes them."""
+    from pixelrec.config.tuning import Categorical
+
     grid = GRIDS[model]
-    keys = list(grid)
-    default = {k: grid[k][0] for k in keys}
-    points = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
-    rest = [p for p in points if p != default]
-    random.Random(f"{model}-{seed}").shuffle(rest)
-    return ([default] + rest)[:max(1, trials)]
+    return {k: Categorical(tuple(v)) for k, v in grid.items()}, {k: v[0] for k, v in grid.items()}
+
+
+def tune_cell(ctx: Context, model: str, trials: int, log) -> list[dict]:
+    """Tune `model` on val with `pixelrec tune`'s study runner (`pixelrec.tuning.run_study`)
+    and its grid sampler: the library default, then distinct random points of the grid,
+    `trials` in all (fewer if the grid is smaller). The study is stored next to the cells
+    (`<model>.tuning.db`), so an interrupted tuning resumes at the next trial. Returns the
+    completed trials: params, val NDCG@10, seconds (and the multimodal model's best epoch)."""
+    from pixelrec.tuning import run_study
+
+    space, default = grid_space(model)
+
+    def objective(params: dict, trial) -> float:
+        if model == "multimodal":
+            _, summary = train_multimodal(ctx, f"tune-{trial.number}",
+                                          multimodal_overrides(params), refit=False, seed=0)
+            trial.set_user_attr("epochs", summary["best_epoch"])
+            value = summary["best_value"]
+        else:
+            rec = fit_baseline(ctx, model, params, ctx.frames["train"], seed=0)
+            value = scores(ctx, rec, "val")["mean"][SELECT]
+        log(f"    tune {params} -> val {SELECT} {value:.4f}")
+        return value
+
+    storage = ctx.work / "cells" / ctx.dataset / ctx.split / f"{model}.tuning.db"
+    study, _ = run_study(storage, f"bench-{model}", space, objective, max(1, trials), seed=0,
+                         sampler="grid", start=default, grid_key=f"{model}-0", progress=False)
+    entries = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name != "COMPLETE":
+            continue
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds()
+        entries.append({"params": {k: space[k].decode(v) for k, v in t.params.items()},
+                        "val_" + SELECT: t.value, "trial": t.number,
+                        **({"epochs": t.user_attrs["epochs"]} if "epochs" in t.user_attrs
+                           else {}), "seconds": round(seconds, 2)})
+    return entries
 
 
 # ---- fitting ---------------------------------------------------------------------------------
@@ -224,21 +257,7 @@ def run_cell(ctx: Context, model: str, trials: int, seeds: int, tuned: dict | No
         extra = ABLATIONS[model]
     else:
         extra = {}
-        for params in candidates(model, trials):
-            t0 = time.perf_counter()
-            if model == "multimodal":
-                rec, summary = train_multimodal(ctx, f"tune-{len(cell['tuning'])}",
-                                                multimodal_overrides(params), refit=False,
-                                                seed=0)
-                entry = {"params": params, "val_" + SELECT: summary["best_value"],
-                         "epochs": summary["best_epoch"]}
-            else:
-                rec = fit_baseline(ctx, model, params, ctx.frames["train"], seed=0)
-                entry = {"params": params, "val_" + SELECT: scores(ctx, rec, "val")["mean"][SELECT]}
-            entry["seconds"] = round(time.perf_counter() - t0, 2)
-            cell["tuning"].append(entry)
-            log(f"    tune {params} -> val {SELECT} {entry['val_' + SELECT]:.4f} "
-                f"({entry['seconds']:.0f} s)")
+        cell["tuning"] = tune_cell(ctx, model, trials, log)
         best = max(cell["tuning"], key=lambda e: e["val_" + SELECT])
         params, epochs = best["params"], best.get("epochs")
     cell["params"] = {**params, **({"epochs": epochs} if epochs else {}),
@@ -281,7 +300,8 @@ def run_ensemble_cell(ctx: Context, seeds: int, log) -> dict:
 
     started = time.perf_counter()
     mm, mease = _cell(ctx, "multimodal"), _cell(ctx, "multimodal_ease")
-    best_trial = int(np.argmax([t["val_" + SELECT] for t in mm["tuning"]]))
+    best = max(range(len(mm["tuning"])), key=lambda i: mm["tuning"][i]["val_" + SELECT])
+    best_trial = mm["tuning"][best].get("trial", best)  # the run of that trial: tune-<number>
     mease_params = {k: v for k, v in mease["params"].items() if k != "epochs"}
     members = ensemble_members(ctx, f"tune-{best_trial}", "best", mease_params,
                                ctx.frames["train"])
@@ -436,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if not claim(path.with_suffix(".running")):
                     continue  # another bench process is computing this cell
+                if path.exists():  # redone: its tuning study starts again too
+                    path.with_suffix(".tuning.db").unlink(missing_ok=True)
                 print(f"[{dataset} / {split}] {model}", flush=True)
                 tuned = None
                 if model == ENSEMBLE and not all((cells / f"{m}.json").exists()

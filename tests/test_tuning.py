@@ -145,6 +145,66 @@ def test_interrupted_study_resumes_and_best_yaml_reproduces_best_value(config_fi
                  "item_knn", "--output", "best.json"]) == 0
 
 
+GRID = {"evaluation.baselines.item_knn.k_neighbors": {"type": "categorical",
+                                                     "choices": [100, 20, 50]},
+        "evaluation.baselines.item_knn.shrinkage": {"type": "categorical", "choices": [10.0, 0.0]}}
+
+
+def test_grid_sampler_tries_config_values_first_then_each_point_once(config_file, monkeypatch,
+                                                                     capsys):
+    path = config_file(spaces={"item_knn": GRID}, sampler="grid", seed=3)
+    config = load_config(path)
+    space = tuning.search_space(config, "item_knn")
+    start = {"evaluation.baselines.item_knn.k_neighbors": 100,
+             "evaluation.baselines.item_knn.shrinkage": 10.0}  # the config's own values
+    order = tuning.grid_order(space, start, "item_knn-3")
+    assert order[0] == start and len(order) == 6
+    assert len({json.dumps(p, sort_keys=True) for p in order}) == 6
+    # the order is a seeded shuffle: another seed gives another order, the same seed the same
+    assert tuning.grid_order(space, start, "item_knn-3") == order
+    assert tuning.grid_order(space, start, "item_knn-4")[1:] != order[1:]
+
+    real = tuning.val_value
+    calls = {"n": 0}
+
+    def interrupt_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tuning, "val_value", interrupt_third)
+    assert tune_cli(path, "item_knn", 4) == 130
+    monkeypatch.setattr(tuning, "val_value", real)
+    assert tune_cli(path, "item_knn", 4) == 0  # resumes: 4 finished, no point twice
+    study, summary = load_study(path, "item_knn")
+    complete = [t.params for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 4 and complete[:2] == order[:2]
+    assert {json.dumps(p, sort_keys=True) for p in complete} == \
+        {json.dumps(p, sort_keys=True) for p in order[:4]}
+    # a budget above the grid's size stops when every point has been tried once
+    capsys.readouterr()
+    assert tune_cli(path, "item_knn", 10) == 0
+    assert "6 finished trial(s), 2 run now" in capsys.readouterr().out
+    study, summary = load_study(path, "item_knn")
+    complete = [t.params for t in study.trials if t.state.name == "COMPLETE"]
+    assert sorted(json.dumps(p, sort_keys=True) for p in complete) == \
+        sorted(json.dumps(p, sort_keys=True) for p in order)
+    best = max((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    assert summary["best"]["value"] == best.value
+    # the study's name depends on the sampler: a TPE study of the same space is another one
+    tpe = load_config(path, ["tuning.sampler=tpe"])
+    assert tuning.study_name(tpe, "item_knn") != tuning.study_name(config, "item_knn")
+
+
+def test_grid_sampler_refuses_a_range(config_file, capsys):
+    path = config_file(sampler="grid")  # the shipped item_knn space has int and float ranges
+    assert tune_cli(path, "item_knn", 2) == 2
+    err = capsys.readouterr().err
+    assert "tuning.sampler is grid" in err and "the shipped search space of item_knn" in err
+    assert "evaluation.baselines.item_knn.k_neighbors" in err and "tuning.sampler: tpe" in err
+
+
 @pytest.mark.parametrize("space, message", [
     ({"evaluation.baselines.ease.l3": {"type": "float", "low": 1, "high": 2}},
      "tuning.spaces.ease.evaluation.baselines.ease.l3: unknown config key: no 'l3'"),

@@ -20,7 +20,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import itertools
 import json
+import random
 import shutil
 import warnings
 from collections.abc import Callable
@@ -31,7 +33,7 @@ import yaml
 from pydantic import ValidationError
 
 from pixelrec.config import Config, config_to_dict, validate_config
-from pixelrec.config.tuning import Distribution, config_key_problem
+from pixelrec.config.tuning import Categorical, Distribution, config_key_problem
 from pixelrec.errors import ConfigError, DataError, PixelRecError
 from pixelrec.io import write_json_atomic, write_text_atomic
 
@@ -143,6 +145,8 @@ def study_name(config: Config, name: str, space: dict[str, Distribution] | None 
     for key in [*_NOT_HASHED, *space]:
         _drop(raw, key)
     raw["__space__"] = {key: dist.to_dict() for key, dist in sorted(space.items())}
+    if config.tuning.sampler != "tpe":  # (TPE studies keep the names they had before)
+        raw["__sampler__"] = config.tuning.sampler
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
     return f"{name}-{digest}"
 
@@ -209,39 +213,20 @@ def tune(config: Config, name: str, n_trials: int, *, timeout: float | None = No
     optuna = import_optuna()
     metric = objective_metric(config)
     space = search_space(config, name)
+    tuning = config.tuning
+    if tuning.sampler == "grid":
+        grid_problem(space, f"tuning.spaces.{name}" if tuning.space_for(name) is not None
+                     else f"the shipped search space of {name}")
     paths = tuning_paths(config, name)
     paths["folder"].mkdir(parents=True, exist_ok=True)
     train, val, items = _frames(config)
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = optuna.storages.RDBStorage(
-            f"sqlite:///{paths['storage'].resolve()}",
-            engine_kwargs={"connect_args": {"timeout": 60}},
-            heartbeat_interval=30, grace_period=120)  # a killed run's trial is failed later
-    tuning = config.tuning
+    current = config_to_dict(config)
+    start = {key: _get(current, key) for key, dist in space.items()
+             if dist.contains(_get(current, key))}
     pruner = optuna.pruners.MedianPruner(n_startup_trials=tuning.pruning_startup_trials,
                                          n_warmup_steps=tuning.pruning_warmup_epochs) \
         if tuning.pruning else optuna.pruners.NopPruner()
     seed = config.seed if tuning.seed is None else tuning.seed
-    name_of_study = study_name(config, name, space)
-    study = optuna.create_study(storage=storage, study_name=name_of_study,
-                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner,
-                                direction="maximize", load_if_exists=True)
-    existing = len(study.get_trials(deepcopy=False))
-    # a resumed study continues with seed + trials so far: the same seed would replay the
-    # points already tried (the sampler's random start-up draws restart with it)
-    study.sampler = optuna.samplers.TPESampler(seed=seed + existing)
-    if not existing:
-        study.set_user_attr("recommender", name)
-        study.set_user_attr("metric", metric)
-        study.set_user_attr("space", {k: d.to_dict() for k, d in space.items()})
-        current = config_to_dict(config)
-        start = {key: dist.encode(_get(current, key)) for key, dist in space.items()
-                 if dist.contains(_get(current, key))}
-        if start:  # the config's own values first, so the result is never worse than them
-            study.enqueue_trial(start)
 
     trial_dirs = {}
     scratch = paths["scratch"]
@@ -250,8 +235,7 @@ def tune(config: Config, name: str, n_trials: int, *, timeout: float | None = No
         trial_dirs = {"checkpoint_dir": str(scratch / "checkpoints"),
                       "results_dir": str(scratch), "training.progress": False}
 
-    def objective(trial) -> float:
-        params = {key: dist.suggest(trial, key) for key, dist in space.items()}
+    def objective(params: dict[str, Any], trial) -> float:
         trial_config = validate_config(with_params(config, {**params, **trial_dirs}),
                                        source=f"trial {trial.number} of the study")
 
@@ -266,33 +250,129 @@ def tune(config: Config, name: str, n_trials: int, *, timeout: float | None = No
             trial.set_user_attr(key, fact)
         return value
 
-    done = _finished(study)
-    remaining = max(0, n_trials - done)
-    ran = 0
-    from tqdm import tqdm
-
-    bar = tqdm(total=n_trials, initial=min(done, n_trials), desc=f"tune {name}", unit="trial",
-               dynamic_ncols=True, disable=not progress or remaining == 0)
-    _show_best(bar, study)
-
-    def after_trial(study, frozen) -> None:
-        nonlocal ran
-        ran += 1
-        _show_best(bar, study)
-        bar.update(1)
-        write_outputs(config, name, study, space, metric, n_trials, paths)
-
     try:
-        if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=timeout,
-                           callbacks=[after_trial])
+        study, ran = run_study(
+            paths["storage"], study_name(config, name, space), space, objective, n_trials,
+            seed=seed, sampler=tuning.sampler, start=start, grid_key=f"{name}-{seed}",
+            pruner=pruner, timeout=timeout, progress=progress, desc=f"tune {name}",
+            attrs={"recommender": name, "metric": metric},
+            after_trial=lambda study: write_outputs(config, name, study, space, metric,
+                                                    n_trials, paths))
     finally:
-        bar.close()
         if multimodal and scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
     summary = write_outputs(config, name, study, space, metric, n_trials, paths)
     summary["ran"] = ran
     return summary
+
+
+def grid_problem(space: dict[str, Distribution], where: str) -> None:
+    """ConfigError unless every entry of `space` is categorical (what `tuning.sampler: grid`
+    enumerates)."""
+    ranges = [key for key, dist in space.items() if not isinstance(dist, Categorical)]
+    if ranges:
+        raise ConfigError(f"tuning.sampler is grid, which tries every combination of categorical "
+                          f"choices, but {where} has range(s) for {', '.join(ranges)}. Give "
+                          f"those keys {{type: categorical, choices: [...]}} in tuning.spaces, "
+                          f"or set tuning.sampler: tpe.")
+
+
+def grid_order(space: dict[str, Categorical], start: dict[str, Any] | None,
+               key: str) -> list[dict[str, Any]]:
+    """Every point of an all-categorical space: `start` first (when it is one of them), then
+    the others in a random order seeded by the text `key`; a trial budget below the grid's
+    size takes a prefix: the starting point and distinct random draws."""
+    keys = list(space)
+    points = [dict(zip(keys, values, strict=True))
+              for values in itertools.product(*(space[k].choices for k in keys))]
+    first = [start] if start is not None and start in points else []
+    rest = [p for p in points if not first or p != start]
+    random.Random(key).shuffle(rest)
+    return first + rest
+
+
+def _point_key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+def run_study(storage: Path, name: str, space: dict[str, Distribution],
+              objective: Callable[[dict[str, Any], Any], float], n_trials: int, *, seed: int,
+              sampler: str = "tpe", start: dict[str, Any] | None = None, grid_key: str = "",
+              pruner=None, timeout: float | None = None, progress: bool = True,
+              desc: str = "tune", attrs: dict[str, Any] | None = None,
+              after_trial: Callable[[Any], Any] | None = None) -> tuple[Any, int]:
+    """Create or resume the Optuna study `name` in the SQLite file `storage` and run it until
+    it holds `n_trials` finished (complete or pruned) trials; return (study, trials run now).
+
+    `objective(params, trial)` gets each trial's decoded values of `space` and returns the value
+    to maximise (it may report intermediate values and raise `optuna.TrialPruned`).
+    `sampler` "tpe": seeded TPE, `start` (the values to begin from) as the first trial of a new
+    study; "grid": the points of `grid_order(space, start, grid_key)`, each tried at most once,
+    so the study stops when the grid is exhausted. `after_trial(study)` runs after each trial.
+    The code behind `pixelrec tune`, and the tuning loop of `bench/accuracy.py`."""
+    optuna = import_optuna()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        db = optuna.storages.RDBStorage(
+            f"sqlite:///{Path(storage).resolve()}",
+            engine_kwargs={"connect_args": {"timeout": 60}},
+            heartbeat_interval=30, grace_period=120)  # a killed run's trial is failed later
+    study = optuna.create_study(storage=db, study_name=name,
+                                sampler=optuna.samplers.RandomSampler(seed=seed),
+                                pruner=pruner or optuna.pruners.NopPruner(),
+                                direction="maximize", load_if_exists=True)
+    trials = study.get_trials(deepcopy=False)
+    if not trials:
+        for key, value in {**(attrs or {}), "sampler": sampler,
+                           "space": {k: d.to_dict() for k, d in space.items()}}.items():
+            study.set_user_attr(key, value)
+    encoded = {} if start is None else {key: space[key].encode(value)
+                                        for key, value in start.items() if key in space}
+    remaining = max(0, n_trials - _finished(study))
+    if sampler == "grid":
+        waiting = [t for t in trials if t.state.name == "WAITING"]
+        # an enqueued trial that has not started holds its point as fixed params only
+        tried = {_point_key(_decoded(t, space) if t.params else
+                            {k: space[k].decode(v) if k in space else v for k, v in
+                             t.system_attrs.get("fixed_params", {}).items()})
+                 for t in trials if t.state.name in (*FINISHED, "WAITING")}
+        order = [p for p in grid_order(space, start, grid_key) if _point_key(p) not in tried]
+        for point in order[:max(0, remaining - len(waiting))]:
+            study.enqueue_trial({key: space[key].encode(v) for key, v in point.items()})
+        remaining = min(remaining, len(waiting) + len(order))
+    else:
+        # a resumed study continues with seed + trials so far: the same seed would replay the
+        # points already tried (the sampler's random start-up draws restart with it)
+        study.sampler = optuna.samplers.TPESampler(seed=seed + len(trials))
+        if not trials and encoded:  # the config's own values first: never worse than them
+            study.enqueue_trial(encoded)
+
+    def run(trial) -> float:
+        return objective({key: dist.suggest(trial, key) for key, dist in space.items()}, trial)
+
+    from tqdm import tqdm
+
+    done = _finished(study)
+    ran = 0
+    bar = tqdm(total=done + remaining, initial=done, desc=desc, unit="trial",
+               dynamic_ncols=True, disable=not progress or remaining == 0)
+    _show_best(bar, study)
+
+    def finished(study, frozen) -> None:
+        nonlocal ran
+        ran += 1
+        _show_best(bar, study)
+        bar.update(1)
+        if after_trial is not None:
+            after_trial(study)
+
+    try:
+        if remaining:
+            study.optimize(run, n_trials=remaining, timeout=timeout, callbacks=[finished])
+    finally:
+        bar.close()
+    return study, ran
 
 
 def _is_multimodal(name: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -200,7 +200,11 @@ class TuningConfig(Section):
     spaces: dict[str, dict[str, dict[str, Any]]] = Field(
         default_factory=dict, description="recommender -> {dotted config key: distribution}; "
         "replaces that recommender's shipped space")
-    seed: int | None = Field(None, description="TPE sampler seed; null: the top-level seed")
+    sampler: Literal["tpe", "grid"] = Field("tpe", description="tpe: Optuna's TPE over the "
+                                            "space; grid: the config's values, then every other "
+                                            "combination of categorical choices in a seeded "
+                                            "random order, each once")
+    seed: int | None = Field(None, description="sampler seed; null: the top-level seed")
     pruning: bool = Field(True, description="stop hopeless multimodal trials early "
                                             "(median rule on the per-epoch val metric)")
     pruning_startup_trials: int = Field(3, ge=0, description="finished trials before any "
