@@ -9,9 +9,15 @@ import scipy.sparse as sp
 
 from pixelrec import testing
 from pixelrec.errors import ConfigError
+from pixelrec.models import multimodal_ease
 from pixelrec.models.baselines import EASERecommender, PopularityRecommender, RandomRecommender
 from pixelrec.models.ensemble import EnsembleRecommender, normalise
-from pixelrec.models.multimodal_ease import MultimodalEASERecommender, content_similarity, solve
+from pixelrec.models.multimodal_ease import (
+    MultimodalEASERecommender,
+    content_similarity,
+    solve,
+    spd_inverse,
+)
 
 
 def random_train(seed=0, users=30, items=12):
@@ -77,6 +83,37 @@ def test_too_large_catalogue_is_refused_before_allocating():
         MultimodalEASERecommender(delta=0.0, max_items=5).fit(train)
     with pytest.raises(ConfigError, match="evaluation.baselines.ease.max_items"):
         EASERecommender(max_items=5).fit(train)
+
+
+def test_a_solve_larger_than_the_available_memory_is_refused(monkeypatch):
+    monkeypatch.setattr(multimodal_ease, "_available_bytes", lambda: 1000)
+    # 12 items: EASE's peak is 12 * 12^2 = 1728 bytes, above the 1000 available
+    with pytest.raises(ConfigError, match=r"needs about 0\.0 GB at its peak, but only 0\.0 GB"):
+        EASERecommender().fit(random_train())
+    monkeypatch.setattr(multimodal_ease, "_available_bytes", lambda: 10 ** 9)
+    EASERecommender().fit(random_train())
+
+
+def test_spd_inverse_is_exact_and_in_place():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(2 * 2048 + 7, 5))  # more than one block of the symmetrising loop
+    matrix = a @ a.T + 3.0 * np.eye(len(a))
+    expected = np.linalg.inv(matrix)
+    work = matrix.copy()
+    inverse = spd_inverse(work)
+    assert np.shares_memory(inverse, work)
+    assert np.allclose(inverse, expected, atol=1e-12) and np.array_equal(inverse, inverse.T)
+    with pytest.raises(np.linalg.LinAlgError, match="not positive definite"):
+        spd_inverse(-np.eye(3))
+
+
+def test_solve_leaves_the_gram_matrix_alone_unless_asked():
+    x = sp.csr_matrix(np.random.default_rng(0).random((20, 6)) < 0.4, dtype=np.float64)
+    gram = (x.T @ x).toarray()
+    before = gram.copy()
+    kept = solve(gram, 2.0, 0.0, None)
+    assert np.array_equal(gram, before)
+    assert np.array_equal(solve(gram, 2.0, 0.0, None, overwrite_gram=True), kept)
 
 
 def test_delta_needs_item_features():

@@ -13,6 +13,8 @@ one solve, in the spirit of L3AE (CIKM 2025) and FEASE (2025).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -24,14 +26,39 @@ from pixelrec.models.registry import register_recommender
 _BLOCK = 2048  # columns of the similarity computed at a time
 
 
-def check_dense_size(n_items: int, limit: int, name: str, key: str) -> None:
-    """Refuse a dense items x items solve above `limit` items before allocating anything."""
+def dense_bytes(n_items: int, prior: bool) -> int:
+    """Peak bytes of `solve` for `n_items`: the float64 inverse, plus the float64 target with a
+    prior (delta > 0), then the float32 weights."""
+    return (16 if prior else 12) * n_items ** 2
+
+
+def check_dense_size(n_items: int, limit: int, name: str, key: str, prior: bool = False) -> None:
+    """Refuse a dense items x items solve above `limit` items, or one whose peak memory is above
+    what this machine has available, before allocating anything."""
+    need = dense_bytes(n_items, prior)
+    alternative = ("use item_knn (sparse neighbours; content_knn or the multimodal model to "
+                   "score new items)")
     if n_items > limit:
-        gigabytes = 4 * 8 * n_items ** 2 / 1e9
         raise ConfigError(f"{name} solves a dense {n_items} x {n_items} system (about "
-                          f"{gigabytes:.0f} GB), above {key} = {limit} items. Raise {key} if "
-                          f"this machine has the memory, or use item_knn (sparse neighbours; "
-                          f"content_knn or the multimodal model to score new items).")
+                          f"{need / 1e9:.1f} GB at its peak), above {key} = {limit} items. Raise "
+                          f"{key} if this machine has the memory, or {alternative}.")
+    available = _available_bytes()
+    if available is not None and need > available:
+        raise ConfigError(f"{name} solves a dense {n_items} x {n_items} system that needs about "
+                          f"{need / 1e9:.1f} GB at its peak, but only {available / 1e9:.1f} GB "
+                          f"of memory is available now. Free memory, lower {key} to refuse "
+                          f"earlier, or {alternative}.")
+
+
+def _available_bytes() -> int | None:
+    """Memory available to new allocations (Linux MemAvailable), or None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def content_similarity(vectors: dict[str, np.ndarray], weights: dict[str, float],
@@ -64,24 +91,69 @@ def content_similarity(vectors: dict[str, np.ndarray], weights: dict[str, float]
     return sim @ sp.diags(np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0))
 
 
+def dense_gram(matrix: sp.spmatrix) -> np.ndarray:
+    """X'X as a dense float64 array (built once, no float32 copy on the way)."""
+    return (matrix.T @ matrix).astype(np.float64).toarray()
+
+
 def _unit(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
+def spd_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive-definite float64 matrix, computed in its own memory
+    (Cholesky, LAPACK potrf + potri): no second n x n array, unlike np.linalg.inv."""
+    from scipy.linalg import lapack
+
+    if matrix.dtype != np.float64 or not matrix.flags.c_contiguous:
+        matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    fortran = matrix.T  # a C-ordered symmetric matrix is its own Fortran-ordered transpose
+    factor, info = lapack.dpotrf(fortran, lower=False, overwrite_a=True, clean=False)
+    if info == 0:
+        factor, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the regularised Gram matrix is not positive definite "
+                                    f"(LAPACK info {info}); raise the l2 regularisation")
+    if not np.shares_memory(factor, matrix):  # (a LAPACK build that copied)
+        matrix[...] = factor.T
+    # potri filled the upper triangle of the Fortran view, i.e. the lower one of `matrix`
+    for start in range(0, len(matrix), _BLOCK):
+        stop = min(start + _BLOCK, len(matrix))
+        matrix[start:stop, stop:] = matrix[stop:, start:stop].T
+        block = matrix[start:stop, start:stop]
+        block[np.triu_indices(stop - start, 1)] = block.T[np.triu_indices(stop - start, 1)]
+    return matrix
+
+
 def solve(gram: np.ndarray, l2: float, delta: float,
-          prior: sp.spmatrix | np.ndarray | None) -> np.ndarray:
-    """The closed-form B of the module docstring (float64 in, float32 out)."""
-    inverse = gram.copy()
-    inverse[np.diag_indices_from(inverse)] += l2 + delta
-    inverse = np.linalg.inv(inverse)
-    target = gram
+          prior: sp.spmatrix | np.ndarray | None, overwrite_gram: bool = False) -> np.ndarray:
+    """The closed-form B of the module docstring (float64 in, float32 out); with
+    `overwrite_gram` the Gram array is the working memory (else it is copied first). With P = (G + (l2 + delta) I)^-1, P G = I - (l2 + delta) P, so the target
+    P (G + delta S) needs one product with the sparse S and no dense n^3 product: peak memory
+    is `dense_bytes`."""
+    n = len(gram)
+    shift = l2 + delta
+    if not overwrite_gram:
+        gram = np.array(gram, dtype=np.float64)
+    gram[np.diag_indices(n)] += shift
+    inverse = spd_inverse(gram)
+    diag = np.diag(inverse).copy()
     if delta > 0 and prior is not None:
-        target = gram + delta * (prior.toarray() if sp.issparse(prior) else prior)
-    weights = inverse @ target
-    weights -= inverse * (np.diag(weights) / np.diag(inverse))
-    weights[np.diag_indices_from(weights)] = 0.0
+        weights = np.asarray(inverse @ prior if sp.issparse(prior) else inverse @ prior,
+                             dtype=np.float64)  # P S (dense x sparse: no n^3 product)
+        weights *= delta
+        weights -= shift * inverse
+        weights[np.diag_indices(n)] += 1.0  # P (G + delta S) = I - shift P + delta P S
+        mu = np.diag(weights) / diag
+        for start in range(0, n, _BLOCK):  # B = W - P diagMat(mu), by row blocks
+            weights[start:start + _BLOCK] -= inverse[start:start + _BLOCK] * mu
+        del inverse, gram
+    else:  # EASE: B = I - P diagMat(1 / diag(P)); the diagonal is zeroed below
+        weights = inverse
+        weights /= -diag
+    weights[np.diag_indices(n)] = 0.0
     return weights.astype(np.float32)
 
 
@@ -119,13 +191,14 @@ class MultimodalEASERecommender(Recommender):
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         n = len(self.item_ids_)
-        check_dense_size(n, self.max_items, "multimodal_ease", "multimodal_ease.max_items")
+        check_dense_size(n, self.max_items, "multimodal_ease", "multimodal_ease.max_items",
+                         prior=self.delta > 0)
         self.similarity_ = None
         if self.delta > 0:
             self.similarity_ = content_similarity(self._aligned_features(), self.modalities,
                                                   self.neighbours)
-        gram = (matrix.T @ matrix).toarray().astype(np.float64)
-        self.weights_ = solve(gram, self.l2, self.delta, self.similarity_)
+        self.weights_ = solve(dense_gram(matrix), self.l2, self.delta, self.similarity_,
+                             overwrite_gram=True)
 
     def _aligned_features(self) -> dict[str, np.ndarray]:
         """Per modality, vectors aligned with `item_ids_` (zeros where an item has none)."""
