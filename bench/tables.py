@@ -1,6 +1,6 @@
-"""Render `bench/results/accuracy.json` and `speed.json` as the markdown tables of
-`docs/benchmarks.md` (between its `<!-- accuracy:start/end -->` and `<!-- speed:start/end -->`
-markers; the prose around them is left alone).
+"""Render `bench/results/accuracy.json`, `speed.json` and `scale.json` as the markdown tables
+of `docs/benchmarks.md` (between its `<!-- accuracy:start/end -->`, `<!-- speed:start/end -->`
+and `<!-- scale:start/end -->` markers; the prose around them is left alone).
 
     .venv/bin/python bench/tables.py
 """
@@ -80,6 +80,40 @@ def speed_tables(result: dict) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def scale_tables(result: dict) -> str:
+    """One row per stage, one column pair (seconds, peak RSS MB) per size; the growth exponents
+    in interactions between consecutive sizes below."""
+    runs = result.get("runs", [])
+    if not runs:
+        return "\n"
+    stages = list(dict.fromkeys(s for r in runs for s in r["stages"]))
+    heads = [f"{r['interactions']:,} x {r['items']:,}{' (images)' if r['images'] else ''}, "
+             f"{r['epochs']} ep" for r in runs]
+    out = ["| stage | " + " | ".join(heads) + " |", "|---" * (len(runs) + 1) + "|"]
+
+    def shown(stage: dict | None) -> str:
+        if stage is None:
+            return "-"
+        text = f"{stage['seconds']:.1f} s, {stage['peak_rss_mb']:.0f} MB"
+        return text if stage["status"] == "ok" else f"{stage['status']} ({text})"
+
+    for stage in stages:
+        out.append(f"| {stage} | " + " | ".join(shown(r["stages"].get(stage)) for r in runs)
+                   + " |")
+    out.append("| **total** | " + " | ".join(f"{r['total_seconds']:.0f} s, peak "
+                                             f"{r['peak_rss_mb']:.0f} MB" for r in runs) + " |")
+    growth = result.get("growth", [])
+    if growth:
+        out += ["", "| growth exponent (time vs interactions) | "
+                + " | ".join(f"{g['from']:,} → {g['to']:,}" for g in growth) + " |",
+                "|---" * (len(growth) + 1) + "|"]
+        for stage in stages:
+            out.append(f"| {stage} | " + " | ".join(
+                f"{g['stages'][stage]:.2f}" if stage in g["stages"] else "-" for g in growth)
+                + " |")
+    return "\n".join(out) + "\n"
+
+
 def _replace(text: str, name: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
@@ -94,6 +128,9 @@ def write_docs() -> None:
                         accuracy_tables(json.loads((RESULTS / "accuracy.json").read_text())))
     if (RESULTS / "speed.json").exists():
         text = _replace(text, "speed", speed_tables(json.loads((RESULTS / "speed.json")
+                                                               .read_text())))
+    if (RESULTS / "scale.json").exists():
+        text = _replace(text, "scale", scale_tables(json.loads((RESULTS / "scale.json")
                                                                .read_text())))
     DOC.write_text(text)
 

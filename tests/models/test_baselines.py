@@ -33,6 +33,20 @@ def test_topk_cosine_is_blocked_over_rows(monkeypatch):
     np.testing.assert_allclose(topk_cosine(x, k=5, shrinkage=2.0).toarray(), full, rtol=1e-6)
 
 
+def test_topk_cosine_equals_the_dense_brute_force():
+    x = sp.random(80, 40, density=0.15, random_state=1, format="csr", dtype=np.float32)
+    dense = x.toarray().astype(np.float64)
+    norms = np.linalg.norm(dense, axis=1)
+    sim = dense @ dense.T / (norms[:, None] * norms[None, :] + 3.0 + 1e-12)
+    np.fill_diagonal(sim, 0.0)
+    expected = np.zeros_like(sim)
+    for i, row in enumerate(sim):
+        best = [j for j in np.argsort(-row, kind="stable")[:6] if row[j] > 0]
+        expected[i, best] = row[best]
+    np.testing.assert_allclose(topk_cosine(x, k=6, shrinkage=3.0).toarray(), expected,
+                               rtol=1e-5, atol=1e-7)
+
+
 def test_ease_closed_form():
     # X = [[1, 1], [1, 0]], l2 = 1: P = inv([[3, 1], [1, 2]]) = [[2, -1], [-1, 3]] / 5
     model = EASERecommender(l2=1.0).fit(frame([("a", "x"), ("a", "y"), ("b", "x")]))

@@ -9,14 +9,15 @@ from pixelrec.config.tuning import FloatRange, IntRange
 from pixelrec.models.base import Recommender
 from pixelrec.models.registry import register_recommender
 
-_BLOCK = 1024  # rows per dense similarity block: memory is _BLOCK x n_rows floats
+_BLOCK = 1024  # rows of the similarity computed at a time
 
 
 def topk_cosine(matrix: sp.csr_matrix, k: int, shrinkage: float) -> sp.csr_matrix:
-    """Row-row cosine `x.y / (|x||y| + shrinkage)` keeping each row's `k` best other rows.
+    """Row-row cosine `x.y / (|x||y| + shrinkage)` keeping each row's `k` best other rows
+    (positive similarities only; ties go to the lower row index).
 
-    Computed in blocks of rows so memory stays `_BLOCK x n_rows`, never `n_rows x n_rows`.
-    """
+    Computed in blocks of rows, each a sparse product: memory grows with the co-occurring
+    pairs of the block, never with `n_rows x n_rows` (nor `_BLOCK x n_rows`)."""
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     n = matrix.shape[0]
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel()).astype(np.float32)
@@ -25,18 +26,21 @@ def topk_cosine(matrix: sp.csr_matrix, k: int, shrinkage: float) -> sp.csr_matri
     rows, cols, vals = [], [], []
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
-        block = (matrix[start:stop] @ transposed).toarray()
-        block /= norms[start:stop, None] * norms[None, :] + shrinkage + 1e-12
-        block[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        top = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < n else \
-            np.broadcast_to(np.arange(n), (stop - start, n))
-        top_vals = np.take_along_axis(block, top, axis=1)
-        keep = top_vals > 0
-        rows.append(np.broadcast_to(np.arange(start, stop)[:, None], top.shape)[keep])
-        cols.append(top[keep])
-        vals.append(top_vals[keep])
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n), dtype=np.float32)
+        block = (matrix[start:stop] @ transposed).tocoo()
+        row, col = block.row, block.col
+        value = block.data / (norms[start + row] * norms[col] + shrinkage + 1e-12)
+        keep = (value > 0) & (col != start + row)
+        row, col, value = row[keep], col[keep], value[keep]
+        order = np.lexsort((col, -value, row))  # by row, then best first, ties: lower index
+        row, col, value = row[order], col[order], value[order]
+        first = np.searchsorted(row, np.arange(stop - start))
+        rank = np.arange(len(row)) - first[row]
+        best = rank < k
+        rows.append(start + row[best])
+        cols.append(col[best])
+        vals.append(value[best])
+    return sp.csr_matrix((np.concatenate(vals).astype(np.float32),
+                          (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
 
 
 @register_recommender("item_knn")
