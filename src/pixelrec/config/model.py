@@ -107,7 +107,7 @@ class TrainingConfig(Section):
     loss: Literal["bce", "bpr", "softmax"] = "softmax"
     negative_sampling_ratio: int = Field(2, ge=1)
     negative_sampling_strategy: Literal["random", "popularity"] = "random"
-    logq_correction: bool = False
+    logq_correction: bool = True
     full_softmax_max_items: int = Field(50000, ge=0)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     weight_decay: float = Field(0.01, ge=0)
