@@ -7,8 +7,9 @@ Per size (`--sizes INTERACTIONSxITEMS`, e.g. `1000000x100000`), a synthetic text
 waited for) is its own:
 
     preprocess, split, precompute, train (`--epochs`), evaluate multimodal, popularity,
-    item_knn, ease, als, recommend (multimodal, `--recommend_users` users), serve (start-up of
-    the API over the trained model + one request)
+    item_knn, ease, als (every test user, or a seeded sample of `--eval_users`), recommend
+    (multimodal, `--recommend_users` users), serve (start-up of the API over the trained model
+    + one request)
 
 A stage that exits 2 before doing its work is `refused` (its message is kept: a model that
 cannot run at that size must say so up front); any other non-zero exit, a kill or
@@ -148,8 +149,10 @@ def stage_command(stage: str, config: Path, args) -> list[str]:
         return [*cli, stage, "--config", str(config)]
     if stage.startswith("evaluate_"):
         name = stage.removeprefix("evaluate_")
+        sample = [] if args.eval_users is None else \
+            ["--set", f"evaluation.max_users={args.eval_users}"]
         return [*cli, "evaluate", "--config", str(config), "--recommender_type", name,
-                "--output", f"eval_{name}.json"]
+                "--output", f"eval_{name}.json", *sample]
     if stage == "recommend":
         return [*cli, "recommend", "--config", str(config), "--recommender_type", "multimodal",
                 "--sample_users", str(args.recommend_users), "--output",
@@ -240,6 +243,7 @@ def run_size(n_interactions: int, n_items: int, args, log) -> dict:
             continue
         stages[stage] = run_stage(stage, config, args, log)
     return {**facts, "images": args.images, "epochs": args.epochs,
+            "eval_users": args.eval_users,
             "generate_seconds": generate_seconds, "stages": stages,
             "total_seconds": round(sum(s["seconds"] for s in stages.values()), 1),
             "peak_rss_mb": max((s["peak_rss_mb"] for s in stages.values()), default=0.0)}
@@ -276,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", nargs="+", choices=STAGE_ORDER, default=None,
                         help="only these stages (default: all)")
     parser.add_argument("--recommend_users", type=int, default=1000)
+    parser.add_argument("--eval_users", type=int, default=None,
+                        help="evaluate a seeded sample of this many test users "
+                             "(evaluation.max_users; default: every one)")
     parser.add_argument("--stage_timeout", type=float, default=3600.0)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "scale")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")

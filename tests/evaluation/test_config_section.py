@@ -69,6 +69,29 @@ def test_chunk_size_and_bootstrap_samples_are_read():
     assert b["ci95"] != c["ci95"]
 
 
+def test_max_users_evaluates_a_seeded_sample_of_whole_users():
+    train = frame([(f"u{i}", f"i{i % 7}") for i in range(30)])
+    test = frame([(f"u{i}", f"i{(i + j) % 7}") for i in range(30) for j in (1, 2)])
+    model = PopularityRecommender().fit(train)
+
+    def run(*sets, seed=0):
+        evaluation = load_config(None, ["evaluation.k_values=[3]", *sets]).evaluation
+        return evaluate_interactions(model, test, [train], evaluation=evaluation, seed=seed)
+
+    full, sample = run(), run("evaluation.max_users=8")
+    users = sample["per_user"]["user_id"]
+    assert len(users) == 8 and set(users) < set(full["per_user"]["user_id"])
+    assert sample["user_sample"] == {"users": 8, "of": 30, "seed": 0,
+                                     "key": "evaluation.max_users"}
+    # each sampled user keeps every test row: its per-user value is the full run's
+    value = dict(zip(full["per_user"]["user_id"], full["per_user"]["ndcg@3"], strict=True))
+    assert sample["per_user"]["ndcg@3"] == [value[u] for u in users]
+    assert run("evaluation.max_users=8")["per_user"]["user_id"] == users  # seeded
+    assert run("evaluation.max_users=8", seed=1)["per_user"]["user_id"] != users
+    at_least_all = run("evaluation.max_users=30")
+    assert at_least_all["per_user"] == full["per_user"] and "user_sample" not in at_least_all
+
+
 def test_head_fraction_is_read():
     train = frame([("u1", "a"), ("u2", "a"), ("u2", "b"), ("u3", "c")])
     test = frame([("u1", "b"), ("u3", "a")])

@@ -135,6 +135,25 @@ def test_validation_goes_through_the_evaluation_package(train_config, monkeypatc
     assert len(calls) == 2 and calls[0] == config.evaluation
 
 
+def test_validation_ranks_a_seeded_sample_of_validation_users(train_config, monkeypatch):
+    import pixelrec.evaluation as evaluation
+
+    seen = []
+    real = evaluation.evaluate_interactions
+
+    def spy(recommender, frame, *args, **kwargs):
+        seen.append(sorted(frame["user_id"].unique()))
+        return real(recommender, frame, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_interactions", spy)
+    config = train_config(training__epochs=1, training__validation_users=5)
+    train_model(config, device="cpu", features=synthetic_features(config))
+    everyone = train_config(training__epochs=1, training__validation_users=None)
+    train_model(everyone, device="cpu", features=synthetic_features(everyone))
+    sample, full = seen
+    assert len(sample) == 5 and set(sample) < set(full)
+
+
 def test_failure_is_logged_and_metric_k_checked(train_config):
     config = train_config(training__validation_metric="ndcg@7")
     with pytest.raises(ConfigError, match="evaluation.k_values"):

@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     meta = result["metadata"]
     print(f"{args.recommender_type} | task {meta['task']} | {meta['mode']} | "
           f"{meta['counts']['evaluated_users']} users | {meta['catalogue']['n_items']} items")
+    if meta.get("user_sample"):
+        sample = meta["user_sample"]
+        print(f"note: a seeded sample of {sample['users']} of the {sample['of']} test users "
+              f"(evaluation.max_users)")
     if "sampling" in result:
         print(f"note: {result['sampling']['warning']}")
     print(format_result(result))

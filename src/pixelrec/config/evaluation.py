@@ -82,6 +82,8 @@ class BeyondAccuracyConfig(Section):
 class EvaluationConfig(Section):
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20, 50])
     chunk_size: int = Field(512, ge=1, description="users scored per batch (bounds memory)")
+    max_users: int | None = Field(None, ge=1, description="evaluate a seeded sample of this "
+                                  "many test users (null: every one)")
     bootstrap_samples: int = Field(1000, ge=10)
     fold_in_val: bool = Field(True, description="test with the val interactions as known "
                                                  "history (after selection on val)")

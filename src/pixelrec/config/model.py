@@ -121,6 +121,7 @@ class TrainingConfig(Section):
     gradient_clip_norm: float | None = Field(5.0, gt=0)
     gradient_accumulation_steps: int = Field(1, ge=1)
     validation_metric: str = "ndcg@10"
+    validation_users: int | None = Field(10000, ge=1)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     num_threads: int | None = Field(None, ge=1)
     bf16: bool = True

@@ -74,6 +74,8 @@ def evaluate_interactions(recommender: Recommender, test: pd.DataFrame,
     `item_embeddings` (aligned with `recommender.item_ids_`) enable intra-list diversity.
     """
     run = registry.lookup(TASKS, "evaluation task", task)
+    all_users = test["user_id"].nunique()
+    test = sample_users(test, evaluation.max_users, seed)
     targets = build_targets(recommender, test, exclude,
                             mask_seen=not evaluation.repeats_are_hits)
     if len(targets.user_ids) == 0:
@@ -82,6 +84,9 @@ def evaluate_interactions(recommender: Recommender, test: pd.DataFrame,
     out = run(EvaluationInput(recommender, targets, test, exclude, evaluation, seed,
                               item_embeddings))
     out["counts"] = targets.counts
+    if evaluation.max_users is not None and all_users > evaluation.max_users:
+        out["user_sample"] = {"users": evaluation.max_users, "of": int(all_users), "seed": seed,
+                              "key": "evaluation.max_users"}
     per_user = _finish(out, evaluation, seed, bootstrap)
     for value in out.values():
         if isinstance(value, dict) and "per_user" in value:
@@ -89,6 +94,16 @@ def evaluate_interactions(recommender: Recommender, test: pd.DataFrame,
     out["per_user"] = {"user_id": targets.user_ids.tolist(),
                        **{m: np.asarray(v).tolist() for m, v in per_user.items()}}
     return out
+
+
+def sample_users(frame: pd.DataFrame, max_users: int | None, seed: int) -> pd.DataFrame:
+    """The rows of at most `max_users` users of `frame`: a sample of its distinct users drawn
+    with `seed` (all rows when `max_users` is None or not below the user count)."""
+    users = pd.unique(frame["user_id"])
+    if max_users is None or len(users) <= max_users:
+        return frame
+    chosen = np.random.default_rng([seed, 7]).choice(len(users), max_users, replace=False)
+    return frame[frame["user_id"].isin(users[np.sort(chosen)])]
 
 
 @register_task("retrieval")

@@ -75,6 +75,10 @@ class Trainer:
         if metric != "none":
             self.val_frame = read_interactions(paths["val"], "val split") if val is None \
                 else _interactions(val)
+        if self.val_frame is not None and not self.val_frame.empty:
+            from pixelrec.evaluation.core import sample_users
+
+            self.val_frame = sample_users(self.val_frame, cfg.validation_users, config.seed)
         if self.val_frame is not None and self.val_frame.empty:
             raise DataError(f"val split {paths['val'] if val is None else '(given)'} is empty; "
                             f"training selects the model and stops early on it. Re-run "
