@@ -7,7 +7,7 @@ Per size (`--sizes INTERACTIONSxITEMS`, e.g. `1000000x100000`), a synthetic text
 waited for) is its own:
 
     preprocess, split, precompute, train (`--epochs`), evaluate multimodal, popularity,
-    item_knn, ease, als (every test user, or a seeded sample of `--eval_users`), recommend
+    item_knn, ease, ease with `rank` 256 (low-rank), als (every test user, or a seeded sample of `--eval_users`), recommend
     (multimodal, `--recommend_users` users), serve (start-up of the API over the trained model
     + one request)
 
@@ -38,8 +38,8 @@ import yaml
 from _common import ROOT, write_json
 
 STAGE_ORDER = ["preprocess", "split", "precompute", "train", "evaluate_multimodal",
-               "evaluate_popularity", "evaluate_item_knn", "evaluate_ease", "evaluate_als",
-               "recommend", "serve"]
+               "evaluate_popularity", "evaluate_item_knn", "evaluate_ease",
+               "evaluate_ease_rank256", "evaluate_als", "recommend", "serve"]
 # the stages each one needs (every other stage needs the split)
 NEEDS = {"preprocess": [], "split": ["preprocess"], "precompute": ["preprocess"],
          "train": ["split", "precompute"], "evaluate_multimodal": ["train"],
@@ -151,8 +151,10 @@ def stage_command(stage: str, config: Path, args) -> list[str]:
         name = stage.removeprefix("evaluate_")
         sample = [] if args.eval_users is None else \
             ["--set", f"evaluation.max_users={args.eval_users}"]
-        return [*cli, "evaluate", "--config", str(config), "--recommender_type", name,
-                "--output", f"eval_{name}.json", *sample]
+        if name == "ease_rank256":  # the low-rank EASE, which has no catalogue limit
+            sample += ["--set", "evaluation.baselines.ease.rank=256"]
+        return [*cli, "evaluate", "--config", str(config), "--recommender_type",
+                name.split("_rank")[0], "--output", f"eval_{name}.json", *sample]
     if stage == "recommend":
         return [*cli, "recommend", "--config", str(config), "--recommender_type", "multimodal",
                 "--sample_users", str(args.recommend_users), "--output",

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from pixelrec.errors import ConfigError
 from pixelrec.models.baselines import EASERecommender, PopularityRecommender
 from pixelrec.models.baselines.knn import topk_cosine
 
@@ -45,6 +46,28 @@ def test_topk_cosine_equals_the_dense_brute_force():
         expected[i, best] = row[best]
     np.testing.assert_allclose(topk_cosine(x, k=6, shrinkage=3.0).toarray(), expected,
                                rtol=1e-5, atol=1e-7)
+
+
+def test_low_rank_ease_at_full_rank_is_exact_ease_and_approximates_below():
+    rng = np.random.default_rng(0)
+    train = frame([(f"u{u}", f"i{i}") for u in range(40) for i in range(15)
+                   if rng.random() < 0.3])
+    users = sorted(train["user_id"].unique())
+    exact = EASERecommender(l2=3.0).fit(train).score(users)
+    full = EASERecommender(l2=3.0, rank=15).fit(train)
+    assert full.weights_ is None  # no items x items matrix
+    np.testing.assert_allclose(full.score(users), exact, atol=1e-5)
+    errors = [np.abs(EASERecommender(l2=3.0, rank=r).fit(train).score(users) - exact).max()
+              for r in (2, 8, 15)]
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_ease_above_its_dense_limit_names_the_low_rank_option():
+    train = frame([("a", "x"), ("a", "y"), ("b", "x"), ("b", "z")])
+    with pytest.raises(ConfigError, match="evaluation.baselines.ease.rank"):
+        EASERecommender(max_items=2).fit(train)
+    model = EASERecommender(max_items=2, rank=2).fit(train)  # the approximation has no limit
+    assert model.score(["a"]).shape == (1, 3)
 
 
 def test_ease_closed_form():

@@ -24,6 +24,8 @@ class EASEConfig(Section):
     l2: float = Field(500.0, gt=0, description="L2 regularisation of the item-item weights")
     max_items: int = Field(DENSE_ITEM_LIMIT, ge=1,
                            description="largest catalogue for the dense solve")
+    rank: int | None = Field(None, ge=1, description="null: the exact dense solve; r: the "
+                             "low-rank (r) plus diagonal approximation, for any catalogue size")
 
 
 class ALSConfig(Section):

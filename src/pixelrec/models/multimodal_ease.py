@@ -32,12 +32,14 @@ def dense_bytes(n_items: int, prior: bool) -> int:
     return (16 if prior else 12) * n_items ** 2
 
 
-def check_dense_size(n_items: int, limit: int, name: str, key: str, prior: bool = False) -> None:
+def check_dense_size(n_items: int, limit: int, name: str, key: str, prior: bool = False,
+                     alternative: str | None = None) -> None:
     """Refuse a dense items x items solve above `limit` items, or one whose peak memory is above
-    what this machine has available, before allocating anything."""
+    what this machine has available, before allocating anything; the error names `key` and
+    `alternative` (default: item_knn)."""
     need = dense_bytes(n_items, prior)
-    alternative = ("use item_knn (sparse neighbours; content_knn or the multimodal model to "
-                   "score new items)")
+    alternative = alternative or ("use item_knn (sparse neighbours; content_knn or the "
+                                  "multimodal model to score new items)")
     if n_items > limit:
         raise ConfigError(f"{name} solves a dense {n_items} x {n_items} system (about "
                           f"{need / 1e9:.1f} GB at its peak), above {key} = {limit} items. Raise "
