@@ -7,9 +7,9 @@ Per size (`--sizes INTERACTIONSxITEMS`, e.g. `1000000x100000`), a synthetic text
 waited for) is its own:
 
     preprocess, split, precompute, train (`--epochs`), evaluate multimodal, popularity,
-    item_knn, ease, ease with `rank` 256 (low-rank), als (every test user, or a seeded sample of `--eval_users`), recommend
-    (multimodal, `--recommend_users` users), serve (start-up of the API over the trained model
-    + one request)
+    item_knn, ease, ease with `rank` 256 (low-rank), als (every test user, or a seeded sample
+    of `--eval_users`), recommend (multimodal, `--recommend_users` users), serve (start-up
+    of the API over the trained model + one request)
 
 A stage that exits 2 before doing its work is `refused` (its message is kept: a model that
 cannot run at that size must say so up front); any other non-zero exit, a kill or
@@ -223,17 +223,27 @@ def serve_probe(config_path: str) -> int:
     return 0 if reply.status_code == 200 else 1
 
 
-def run_size(n_interactions: int, n_items: int, args, log) -> dict:
+def run_size(n_interactions: int, n_items: int, args, log, previous: dict | None = None
+             ) -> dict:
+    """Generate the data and run the stages; with `--stages` and a `previous` record of this
+    size, the stages run in the existing run folder and replace theirs in that record."""
     tag = f"{n_interactions}x{n_items}" + ("-images" if args.images else "")
     data, run = args.work / "data" / tag, args.work / "runs" / f"{tag}-e{args.epochs}"
-    log(f"[{tag}] generating")
-    t0 = time.perf_counter()
-    facts = generate(data, n_interactions, n_items, images=args.images)
-    generate_seconds = round(time.perf_counter() - t0, 1)
-    shutil.rmtree(run, ignore_errors=True)
-    run.mkdir(parents=True)
-    config = write_config(run, data, args.images, args.epochs)
-    stages: dict[str, dict] = {}
+    again = bool(args.stages) and previous is not None and (run / "config.yaml").exists()
+    stages: dict[str, dict] = dict(previous["stages"]) if again else {}
+    if again:
+        log(f"[{tag}] rerunning {', '.join(args.stages)} in {run}")
+        facts = {k: previous[k] for k in ("interactions", "items", "users")}
+        generate_seconds = previous.get("generate_seconds")
+        config = run / "config.yaml"
+    else:
+        log(f"[{tag}] generating")
+        t0 = time.perf_counter()
+        facts = generate(data, n_interactions, n_items, images=args.images)
+        generate_seconds = round(time.perf_counter() - t0, 1)
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir(parents=True)
+        config = write_config(run, data, args.images, args.epochs)
     for stage in STAGE_ORDER:
         if args.stages and stage not in args.stages:
             continue
@@ -280,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--images", action="store_true", help="also generate and encode images")
     parser.add_argument("--stages", nargs="+", choices=STAGE_ORDER, default=None,
-                        help="only these stages (default: all)")
+                        help="only these stages (default: all); a size already in --out is "
+                             "not regenerated: the stages rerun in its run folder")
     parser.add_argument("--recommend_users", type=int, default=1000)
     parser.add_argument("--eval_users", type=int, default=None,
                         help="evaluate a seeded sample of this many test users "
@@ -296,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for size in args.sizes:
         n_interactions, n_items = (int(float(v)) for v in size.lower().split("x"))
-        runs.append(run_size(n_interactions, n_items, args, lambda m: print(m, flush=True)))
+        same = [r for r in previous if (r["interactions"], r["items"], r["images"],
+                                        r["epochs"]) == (n_interactions, n_items, args.images,
+                                                         args.epochs)]
+        runs.append(run_size(n_interactions, n_items, args, lambda m: print(m, flush=True),
+                             same[0] if same else None))
         key = {(r["interactions"], r["items"], r["images"], r["epochs"]) for r in runs}
         kept = [r for r in previous
                 if (r["interactions"], r["items"], r["images"], r["epochs"]) not in key]

@@ -3,6 +3,8 @@ history-only users, seen-item masking, cold items, similar items, new items."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -181,6 +183,26 @@ def test_without_faiss_exact_search_is_used_with_a_clear_message(work, monkeypat
     with pytest.warns(UserWarning, match="faiss-cpu is not installed"):
         engine = load_engine(config, features=features_for(config))
     assert engine.ann is None and engine.recommend(engine.known_users[:2].tolist(), 3)
+
+
+def test_auto_builds_an_approximate_index_only_from_approximate_above_items(work, monkeypatch):
+    import pixelrec.inference.ann as ann_module
+
+    _, config = work
+    n = len(load_engine(config, "als").model.item_ids_)
+    below = config.model_copy(deep=True)  # the default: auto, 100k items
+    assert below.recommendation.ann.enabled == "auto"
+    assert load_engine(below, "als").ann is None
+    above = config.model_copy(deep=True)
+    above.recommendation.ann = above.recommendation.ann.model_copy(
+        update={"approximate_above": n, "recall_check_users": 5})
+    engine = load_engine(above, "als")
+    assert engine.ann is not None and engine.ann.approximate
+    assert 0.0 <= engine.ann.report[f"recall@{above.recommendation.top_k}"] <= 1.0
+    monkeypatch.setattr(ann_module, "faiss_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto without faiss: exact search, no warning
+        assert load_engine(above, "als").ann is None
 
 
 def test_repeats_are_hits_lets_known_items_come_back(work):

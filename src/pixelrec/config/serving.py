@@ -17,7 +17,9 @@ API_KEY_ENV = "PIXELREC_API_KEY"
 class AnnConfig(Section):
     """Top-k search over item vectors with FAISS (optional package `faiss-cpu`)."""
 
-    enabled: bool = False
+    enabled: bool | Literal["auto"] = Field(
+        "auto", description="auto: an approximate index from approximate_above items when "
+        "faiss-cpu is installed, exact search otherwise; true: always FAISS; false: never")
     approximate_above: int = Field(100_000, ge=1, description="catalogue size from which the "
                                    "index is approximate (index_type) instead of exact")
     index_type: Literal["ivf", "hnsw"] = "hnsw"

@@ -92,6 +92,14 @@ class AnnIndex:
         return recall
 
 
+def wanted(cfg: AnnConfig, n_items: int) -> bool:
+    """Whether to build an index: `enabled` true, or auto with faiss installed and a catalogue
+    of at least `approximate_above` items (below it exact batched search is as fast)."""
+    if cfg.enabled == "auto":
+        return n_items >= cfg.approximate_above and faiss_available()
+    return bool(cfg.enabled)
+
+
 def build_index(item_vectors: np.ndarray, allowed: np.ndarray, user_vectors: np.ndarray,
                 cfg: AnnConfig, k: int, seed: int = 0) -> AnnIndex | None:
     """The index over the `allowed` item columns, or None (with a warning) without faiss.

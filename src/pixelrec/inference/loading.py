@@ -71,7 +71,8 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
     (masked), and for
     the multimodal model its content model, the configured encoders (or `embedder`; `features`
     replace the feature cache) and the items added so far (`serving.added_items_dir`); an ANN index when
-    `recommendation.ann.enabled` and the model scores by dot product."""
+    `recommendation.ann.enabled` asks for one (auto: faiss installed and at least
+    `approximate_above` items) and the model scores by dot product."""
     import numpy as np
 
     from pixelrec.inference.added import AddedItemStore, added_items_dir
@@ -95,7 +96,9 @@ def load_engine(config, recommender_type: str | None = None, checkpoint: str | N
         store = AddedItemStore(added_items_dir(config))
     ann = None
     cfg = config.recommendation.ann
-    if cfg.enabled and recommender.has_vectors:
+    from pixelrec.inference.ann import wanted
+
+    if recommender.has_vectors and wanted(cfg, len(recommender.item_ids_)):
         from pixelrec.inference.ann import build_index
 
         allowed = np.ones(len(recommender.item_ids_), dtype=bool)
