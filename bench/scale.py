@@ -225,15 +225,17 @@ def serve_probe(config_path: str) -> int:
 
 def run_size(n_interactions: int, n_items: int, args, log, previous: dict | None = None
              ) -> dict:
-    """Generate the data and run the stages; with `--stages` and a `previous` record of this
-    size, the stages run in the existing run folder and replace theirs in that record."""
+    """Generate the data and run the stages; with `--stages` and an existing run folder of this
+    size, the stages run in it and replace theirs in the `previous` record (if any)."""
     tag = f"{n_interactions}x{n_items}" + ("-images" if args.images else "")
     data, run = args.work / "data" / tag, args.work / "runs" / f"{tag}-e{args.epochs}"
-    again = bool(args.stages) and previous is not None and (run / "config.yaml").exists()
-    stages: dict[str, dict] = dict(previous["stages"]) if again else {}
+    again = bool(args.stages) and (run / "config.yaml").exists()
+    previous = previous or {}
+    stages: dict[str, dict] = dict(previous.get("stages", {})) if again else {}
     if again:
         log(f"[{tag}] rerunning {', '.join(args.stages)} in {run}")
-        facts = {k: previous[k] for k in ("interactions", "items", "users")}
+        facts = {"interactions": n_interactions, "items": n_items,
+                 "users": max(10, n_interactions // 20)}
         generate_seconds = previous.get("generate_seconds")
         config = run / "config.yaml"
     else:
