@@ -74,7 +74,7 @@ def evaluate_interactions(recommender: Recommender, test: pd.DataFrame,
     `item_embeddings` (aligned with `recommender.item_ids_`) enable intra-list diversity.
     """
     run = registry.lookup(TASKS, "evaluation task", task)
-    all_users = test["user_id"].nunique()
+    all_users = test["user_id"].nunique() if evaluation.max_users is not None else 0
     test = sample_users(test, evaluation.max_users, seed)
     targets = build_targets(recommender, test, exclude,
                             mask_seen=not evaluation.repeats_are_hits)
@@ -84,7 +84,7 @@ def evaluate_interactions(recommender: Recommender, test: pd.DataFrame,
     out = run(EvaluationInput(recommender, targets, test, exclude, evaluation, seed,
                               item_embeddings))
     out["counts"] = targets.counts
-    if evaluation.max_users is not None and all_users > evaluation.max_users:
+    if all_users > (evaluation.max_users or 0):
         out["user_sample"] = {"users": evaluation.max_users, "of": int(all_users), "seed": seed,
                               "key": "evaluation.max_users"}
     per_user = _finish(out, evaluation, seed, bootstrap)

@@ -132,7 +132,8 @@ def spd_inverse(matrix: np.ndarray) -> np.ndarray:
 def solve(gram: np.ndarray, l2: float, delta: float,
           prior: sp.spmatrix | np.ndarray | None, overwrite_gram: bool = False) -> np.ndarray:
     """The closed-form B of the module docstring (float64 in, float32 out); with
-    `overwrite_gram` the Gram array is the working memory (else it is copied first). With P = (G + (l2 + delta) I)^-1, P G = I - (l2 + delta) P, so the target
+    `overwrite_gram` the Gram array is the working memory (else it is copied first).
+    With P = (G + (l2 + delta) I)^-1, P G = I - (l2 + delta) P, so the target
     P (G + delta S) needs one product with the sparse S and no dense n^3 product: peak memory
     is `dense_bytes`."""
     n = len(gram)
@@ -143,13 +144,14 @@ def solve(gram: np.ndarray, l2: float, delta: float,
     inverse = spd_inverse(gram)
     diag = np.diag(inverse).copy()
     if delta > 0 and prior is not None:
-        weights = np.asarray(inverse @ prior if sp.issparse(prior) else inverse @ prior,
-                             dtype=np.float64)  # P S (dense x sparse: no n^3 product)
+        # P S (dense x sparse: no n^3 product)
+        weights = np.asarray(inverse @ prior, dtype=np.float64)
         weights *= delta
-        weights -= shift * inverse
+        for start in range(0, n, _BLOCK):  # by row blocks: no n x n temporary
+            weights[start:start + _BLOCK] -= shift * inverse[start:start + _BLOCK]
         weights[np.diag_indices(n)] += 1.0  # P (G + delta S) = I - shift P + delta P S
         mu = np.diag(weights) / diag
-        for start in range(0, n, _BLOCK):  # B = W - P diagMat(mu), by row blocks
+        for start in range(0, n, _BLOCK):  # B = W - P diagMat(mu)
             weights[start:start + _BLOCK] -= inverse[start:start + _BLOCK] * mu
         del inverse, gram
     else:  # EASE: B = I - P diagMat(1 / diag(P)); the diagonal is zeroed below

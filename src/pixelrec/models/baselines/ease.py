@@ -70,11 +70,12 @@ class EASERecommender(Recommender):
         inverse_d = 1.0 / (np.maximum(counts - (factors ** 2).sum(axis=1), 0.0) + self.l2)
         left = factors * inverse_d[:, None]  # A = D^-1 U
         core = np.linalg.inv(np.eye(len(values)) + factors.T @ left)  # C
+        left_core = left @ core  # A C
         self.weights_ = None
         self.inverse_d_ = inverse_d.astype(np.float32)
-        self.left_ = (left @ core).astype(np.float32)  # A C
+        self.left_ = left_core.astype(np.float32)
         self.right_ = left.astype(np.float32)  # A
-        self.diag_p_ = (inverse_d - np.einsum("ja,ja->j", left @ core, left)).astype(np.float32)
+        self.diag_p_ = (inverse_d - np.einsum("ja,ja->j", left_core, left)).astype(np.float32)
 
     def _score_users(self, rows: np.ndarray) -> np.ndarray:
         history = self.train_matrix_[rows]
