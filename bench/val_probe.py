@@ -3,6 +3,7 @@
     .venv/bin/python bench/val_probe.py multimodal ml1m-posters-100k leave_one_out \
         '{"model.use_user_id": true, "seed": 1}'
     .venv/bin/python bench/val_probe.py baselines    # ALS / BPR default candidates, 2 seeds
+    .venv/bin/python bench/val_probe.py ease_rank    # exact EASE vs evaluation.baselines.ease.rank
 
 `multimodal`: train ours on train with early stopping on val under config overrides (any dotted
 key, e.g. `{"training.epochs": 10, "training.patience": 100, "training.ema_decay": 0}` for a
@@ -53,13 +54,29 @@ def probe_baselines():
                        "val_ndcg@10": [round(v, 4) for v in values]}
 
 
+EASE_RANK_SPLITS = [("ml1m-posters-100k", "leave_one_out", 500.0),
+                    ("ml-latest-small-posters", "leave_one_out", 500.0),
+                    ("ml1m-posters-100k", "temporal", 5000.0)]
+
+
+def probe_ease_rank():
+    """Val NDCG@10 of exact EASE (the split's tuned l2) and of its low-rank approximation."""
+    for dataset, split, l2 in EASE_RANK_SPLITS:
+        ctx = Context(dataset, split, DATA, WORK)
+        for rank in (None, 64, 256, 512, 1024):
+            params = {"l2": l2} if rank is None else {"l2": l2, "rank": rank}
+            rec = fit_baseline(ctx, "ease", params, ctx.frames["train"], 0)
+            yield {"dataset": dataset, "split": split, "rank": rank,
+                   "val_ndcg@10": round(scores(ctx, rec, "val")["mean"]["ndcg@10"], 5)}
+
+
 def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     if argv[:1] == ["multimodal"] and len(argv) in (3, 4):
         overrides = json.loads(argv[3]) if len(argv) == 4 else {}
         print(json.dumps(probe_multimodal(argv[1], argv[2], overrides)), flush=True)
-    elif argv == ["baselines"]:
-        for row in probe_baselines():
+    elif argv in (["baselines"], ["ease_rank"]):
+        for row in (probe_baselines() if argv == ["baselines"] else probe_ease_rank()):
             print(json.dumps(row), flush=True)
     else:
         print(__doc__, file=sys.stderr)
