@@ -110,6 +110,7 @@ class TrainingConfig(Section):
     logq_correction: bool = True
     full_softmax_max_items: int = Field(50000, ge=0)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    sparse_embeddings: Literal["auto"] | bool = "auto"
     weight_decay: float = Field(0.01, ge=0)
     ema_decay: float = Field(0.99, ge=0, lt=1)
     momentum: float = Field(0.9, ge=0, lt=1)
@@ -142,3 +143,11 @@ class TrainingConfig(Section):
                              f"{', '.join(TOPK_METRICS)} (registered top-k metrics; e.g. "
                              f"ndcg@10), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _sparse_needs_adam(self) -> TrainingConfig:
+        if self.sparse_embeddings is True and self.optimizer == "sgd":
+            raise ValueError("training.sparse_embeddings: true steps the id tables with Adam; "
+                             "use training.optimizer: adam or adamw, or sparse_embeddings: "
+                             "auto/false")
+        return self

@@ -36,7 +36,12 @@ from pixelrec.training.averaging import WeightAverage
 from pixelrec.training.data import TrainingData, interaction_columns, read_interactions
 from pixelrec.training.distributed import Context, broadcast
 from pixelrec.training.losses import build_loss
-from pixelrec.training.optim import LRSchedule, build_optimizer
+from pixelrec.training.optim import (
+    LRSchedule,
+    build_optimizer,
+    clip_gradients,
+    use_sparse_embeddings,
+)
 
 Callback = Callable[[dict], None]
 Views = dict[str, list[tuple[np.ndarray, np.ndarray]]]  # modality -> [(vectors, mask)] per view
@@ -121,6 +126,9 @@ class Trainer:
         if set(self.views) - usable:
             raise ValueError(f"augmented views given for {sorted(set(self.views) - usable)}, "
                              f"but only frozen modalities {sorted(usable)} can use them")
+        if use_sparse_embeddings(cfg, net, ctx):
+            for table in net.id_tables():
+                table.sparse = True
         self.model = self.network
         if ctx.world > 1:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -357,8 +365,7 @@ class Trainer:
                 (out["loss"] / accum).backward()
             if step_now:
                 if cfg.gradient_clip_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(self.network.parameters(),
-                                                   cfg.gradient_clip_norm)
+                    clip_gradients(self.network.parameters(), cfg.gradient_clip_norm)
                 self.optimizer.step()
                 if self.ema is not None:
                     self.ema.update()

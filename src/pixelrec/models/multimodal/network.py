@@ -107,6 +107,11 @@ class MultimodalNetwork(nn.Module):
     def set_history(self, history: np.ndarray) -> None:
         self.register_buffer("history", torch.as_tensor(history), persistent=False)
 
+    def id_tables(self) -> list[nn.Embedding]:
+        """The per-item and per-user embedding tables (rows: catalogue or user ids)."""
+        tables = [self.item_tower.ids, self.item_tower.bias, self.user_tower.ids]
+        return [t for t in tables if t is not None]
+
     @property
     def train_rows(self) -> torch.Tensor:
         """Catalogue rows of the items with an id row (train items): the full softmax's
