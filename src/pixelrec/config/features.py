@@ -26,6 +26,8 @@ class FeaturesConfig(Section):
     max_text_length: int = Field(128, ge=8, le=4096, description="tokens; longer text is truncated")
     num_workers: int | Literal["auto"] = Field(
         "auto", description="image decode processes; 0 decodes inline; auto: by cores and device")
+    encode_processes: int | Literal["auto"] = Field(
+        "auto", description="encoding worker processes; 1 encodes in this process")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 
     @field_validator("num_workers")
@@ -33,6 +35,13 @@ class FeaturesConfig(Section):
     def _workers_not_negative(cls, value: int | str) -> int | str:
         if isinstance(value, int) and value < 0:
             raise ValueError("must be 'auto' or an integer >= 0")
+        return value
+
+    @field_validator("encode_processes")
+    @classmethod
+    def _processes_positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be 'auto' or an integer >= 1")
         return value
 
     @field_validator("text_template")

@@ -6,6 +6,8 @@ Layout of `<cache_directory>/<vision>_<language>/`:
   <modality>.f32           float32 rows (see `pixelrec.features.store`)
   <modality>.index.jsonl   item id -> row, input hash, present/missing bit
   views/<modality>-<hash>/ augmented views, keyed by their own settings (`pixelrec.features.views`)
+  shards/<name>/           while encoding in parallel: a worker's slice, merged in and deleted
+                           by the writer (`pixelrec.features.shards`)
   .lock                    held by the single writer
 
 A cache whose manifest key differs from the current config is refused, never reused. Each entry
@@ -103,6 +105,7 @@ class SimpleFeatureCache:
                 for suffix in (".f32", ".index.jsonl"):
                     (self.directory / f"{modality}{suffix}").unlink(missing_ok=True)
             shutil.rmtree(self.directory / "views", ignore_errors=True)  # augmented views
+            shutil.rmtree(self.directory / "shards", ignore_errors=True)  # unmerged workers'
             write_json_atomic(path, self.manifest)
         elif path.exists():
             self.manifest = read_manifest(self.directory)

@@ -118,10 +118,14 @@ def fill(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, Encoder
     """Encode every item whose cached entry is absent or stale (`recompute`: every item of
     `inputs`, fresh or not); returns per-modality counts."""
     from pixelrec.features.encoders import load_encoder
+    from pixelrec.features.encoders.base import pick_device
     from pixelrec.features.pipeline import encode_images, encode_texts
+    from pixelrec.features.shards import encode_processes, merge_shards
 
     feats = config.features
     counts = {}
+    if cache.use_disk and cache.writable:
+        merge_shards(cache)  # what the workers of an interrupted run encoded
     for modality, spec in specs.items():
         hashes = input_hashes(inputs, modality)
         todo = [i for i, fresh in enumerate(cache.fresh(modality, inputs.item_ids, hashes))
@@ -131,6 +135,12 @@ def fill(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, Encoder
             continue
         part = inputs.subset(todo)
         part_hashes = [hashes[i] for i in todo]
+        processes = encode_processes(feats.encode_processes, pick_device(feats.device).type,
+                                     len(todo), spec, cache.use_disk and cache.writable)
+        if processes > 1:
+            counts[modality]["workers"] = _encode_in_processes(
+                cache, part, part_hashes, modality, spec, config, processes, progress)
+            continue
 
         def sink(positions, vectors, ok, part=part, part_hashes=part_hashes, modality=modality):
             cache.put(modality, [part.item_ids[p] for p in positions],
@@ -149,6 +159,38 @@ def fill(cache: SimpleFeatureCache, inputs: ItemInputs, specs: dict[str, Encoder
             if bar is not None:
                 bar.close()
     return counts
+
+
+def _encode_in_processes(cache: SimpleFeatureCache, part: ItemInputs, hashes: list[str],
+                         modality: str, spec: EncoderSpec, config, processes: int,
+                         progress: bool) -> dict[str, Any]:
+    """Encode `part` in `processes` worker processes (contiguous slices), then merge them;
+    returns the worker count and the slowest worker's start-up seconds."""
+    from pixelrec.features.shards import (
+        ShardJob,
+        cores,
+        merge_shards,
+        run_workers,
+        shard_directory,
+    )
+
+    feats = config.features
+    raw = part.image_paths if modality == "image" else part.texts
+    batch = feats.image_batch_size if modality == "image" else feats.text_batch_size
+    threads = max(1, cores() // processes)
+    bounds = np.linspace(0, len(raw), processes + 1).astype(int)
+    jobs = [ShardJob(shard_directory(cache, f"{modality}-{k}"), cache.key, modality, spec,
+                     part.item_ids[a:b], hashes[a:b], raw[a:b], batch, feats.device, threads)
+            for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+    bar = _progress(len(raw), f"{modality} ({processes} processes)", progress)
+    try:
+        timings = run_workers(jobs, bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    merge_shards(cache)
+    return {"processes": processes,
+            "startup_seconds": max(t["startup_seconds"] for t in timings)}
 
 
 def decode_workers(setting: int | str, device_type: str) -> int:
@@ -337,8 +379,22 @@ def precompute(config, max_items: int | None = None, force: bool = False,
     start = time.perf_counter()
     inputs = read_items(config, max_items)
     specs = encoder_specs(config)
-    with _open_for_precompute(config, specs, force, partial=max_items is not None) as cache:
-        counts = fill(cache, inputs, specs, config, progress=progress, recompute=force)
+    partial = max_items is not None
+    ranked = None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by torchrun
+        from pixelrec.features.shards import encode_rank_slice
+
+        ranked, encoded = encode_rank_slice(config, inputs, specs, force, partial, progress)
+        rank = int(os.environ.get("RANK", "0"))
+        if rank > 0:  # its slice is in its shard; rank 0 merges every shard
+            return {"cache": cache_directory(config).name, "rank": rank,
+                    "world": int(os.environ["WORLD_SIZE"]), "encoded": encoded,
+                    "seconds": round(time.perf_counter() - start, 3)}
+    again = force and ranked is None  # with ranks, rank 0 applied `force` before they encoded
+    with _open_for_precompute(config, specs, again, partial) as cache:
+        counts = fill(cache, inputs, specs, config, progress=progress, recompute=again)
+        if ranked is not None:
+            counts = ranked
         views = fill_views(cache, inputs, specs, config, progress=progress, recompute=force)
         cache.write_info()
         for modality in counts:
@@ -368,12 +424,20 @@ def _open_for_precompute(config, specs: dict[str, EncoderSpec], force: bool, par
 
 
 def summary_line(summary: dict[str, Any]) -> str:
+    if "encoded" in summary:  # a torchrun rank other than 0
+        done = ", ".join(f"{n} {m}" for m, n in summary["encoded"].items()) or "nothing"
+        return (f"precompute {summary['cache']} rank {summary['rank']}/{summary['world']}: "
+                f"encoded {done} into its shard in {summary['seconds']:.1f} s (rank 0 merges)")
     parts = [f"{summary['items']} items in {summary['seconds']:.1f} s"]
     for modality in ("image", "text"):
         if modality in summary:
             c = summary[modality]
             line = (f"{modality}: {c['computed']} computed, {c['reused']} reused, "
                     f"{c['missing']} missing")
+            if "workers" in c:
+                w = c["workers"]
+                line += (f" ({w['processes']} worker processes, {w['startup_seconds']:.1f} s "
+                         f"to start)")
             if "views" in c:
                 v = c["views"]
                 line += (f", {v['views']} augmented views per item ({v['computed']} computed, "
