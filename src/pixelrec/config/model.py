@@ -111,6 +111,8 @@ class TrainingConfig(Section):
     full_softmax_max_items: int = Field(50000, ge=0)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     sparse_embeddings: Literal["auto"] | bool = "auto"
+    history_vectors: Literal["auto", "live", "table"] = "auto"
+    history_refresh_steps: int = Field(100, ge=1)
     weight_decay: float = Field(0.01, ge=0)
     ema_decay: float = Field(0.99, ge=0, lt=1)
     momentum: float = Field(0.9, ge=0, lt=1)

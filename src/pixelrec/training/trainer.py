@@ -129,6 +129,9 @@ class Trainer:
         if use_sparse_embeddings(cfg, net, ctx):
             for table in net.id_tables():
                 table.sparse = True
+        self.history_table = net.uses_history and (
+            cfg.history_vectors == "table"
+            or (cfg.history_vectors == "auto" and n_train_items > cfg.full_softmax_max_items))
         self.model = self.network
         if ctx.world > 1:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -354,6 +357,9 @@ class Trainer:
             batches = self.data.batches(self.epoch, self.local_batch, ctx.rank, ctx.world,
                                         ctx.device)
         self.optimizer.zero_grad(set_to_none=True)
+        steps = 0
+        if self.history_table:
+            self.network.refresh_history_table()
         for k, batch in enumerate(batches):
             step_now = (k + 1) % accum == 0 or k + 1 == self.batches_per_epoch
             sync = contextlib.nullcontext()
@@ -371,6 +377,9 @@ class Trainer:
                     self.ema.update()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.schedule.step()
+                steps += 1
+                if self.history_table and steps % cfg.history_refresh_steps == 0:
+                    self.network.refresh_history_table()
             loss = float(out["loss"].detach())
             if not math.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss} at epoch "
@@ -384,6 +393,7 @@ class Trainer:
                 bar.update(1)
         if bar is not None:
             bar.close()
+        self.network.history_table = None
         return total / max(count, 1)
 
     def _progress(self):

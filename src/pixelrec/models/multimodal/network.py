@@ -103,6 +103,9 @@ class MultimodalNetwork(nn.Module):
                                            or self.item_tower.content_bias is not None)
         self.objective = None
         self.set_history(np.full((n_users + 1, 1), -1, dtype=np.int64))
+        # Ranking vectors of every catalogue row that training batches read for history items
+        # instead of running the tower on them (`refresh_history_table`); None: live.
+        self.history_table: torch.Tensor | None = None
 
     def set_history(self, history: np.ndarray) -> None:
         self.register_buffer("history", torch.as_tensor(history), persistent=False)
@@ -111,6 +114,18 @@ class MultimodalNetwork(nn.Module):
         """The per-item and per-user embedding tables (rows: catalogue or user ids)."""
         tables = [self.item_tower.ids, self.item_tower.bias, self.user_tower.ids]
         return [t for t in tables if t is not None]
+
+    @torch.no_grad()
+    def refresh_history_table(self) -> None:
+        """Encode the catalogue (dropout off, no gradients) into `history_table`: training
+        batches then run the item tower only on their targets and candidates, and history
+        items contribute no gradient to it (`training.history_vectors: table`)."""
+        was = self.training
+        self.eval()
+        try:
+            self.history_table = self.item_vectors()
+        finally:
+            self.train(was)
 
     @property
     def train_rows(self) -> torch.Tensor:
@@ -167,9 +182,10 @@ class MultimodalNetwork(nn.Module):
         parts = [targets] if cands is None else [targets, cands]
         if "neg" in batch:
             parts.append(batch["neg"].flatten())
-        if sequence:
+        frozen = self.history_table if self.training else None  # history items read it
+        if frozen is None and sequence:
             parts.append(batch["seq"][batch["seq"] >= 0])
-        elif self.uses_history:
+        elif frozen is None and self.uses_history:
             parts.append(self.history[users].clamp_min(0).flatten())
         uniq = torch.unique(torch.cat(parts))
         lookup = torch.zeros(self.item_tower.n_items, dtype=torch.long, device=uniq.device)
@@ -187,14 +203,16 @@ class MultimodalNetwork(nn.Module):
             table, as_new = _Gather(self.rank_items(*vectors), lookup), self.rank_items(*as_new)
         else:
             table = _Gather(self.items(uniq, tokens=tokens), lookup)
+        history_source = table if frozen is None else frozen
         if sequence:
             seq = batch["seq"]
             mask = seq >= 0
-            states = self.user_tower.sequence(users, table[seq.clamp_min(0)][..., :self.dim]
-                                              * mask.unsqueeze(-1), mask)
+            states = self.user_tower.sequence(
+                users, history_source[seq.clamp_min(0)][..., :self.dim] * mask.unsqueeze(-1),
+                mask)
             user_vecs = self.rank_users(states[batch["targets"] >= 0])
         else:
-            user_vecs = self.user_vectors(users, table, exclude=targets)
+            user_vecs = self.user_vectors(users, history_source, exclude=targets)
         if listwise:
             logits = self.scorer.matrix(user_vecs, table[cands])
             target = batch.get("target")
