@@ -105,6 +105,12 @@ def read_table(path: str | os.PathLike, *, str_columns: tuple[str, ...] = (), wh
     hint += "." if hint else ""
     if not path.exists():
         raise DataError(f"{what} file not found: {path}.{hint}")
+    if path.is_dir():
+        df = read_parquet_folder(path, what, hint)
+        for col in str_columns:
+            if col in df.columns:
+                df[col] = df[col].astype(str).where(df[col].notna())
+        return df
     suffix = path.suffix.lower()
     sep = "\t" if suffix == ".tsv" else ","
     try:
@@ -124,6 +130,53 @@ def read_table(path: str | os.PathLike, *, str_columns: tuple[str, ...] = (), wh
         f"{what} file {path} has an unsupported extension '{suffix}'; use one of "
         f"{', '.join(TABLE_SUFFIXES)}.{hint}"
     )
+
+
+def parquet_parts(folder: Path) -> list[Path]:
+    """The data files of a Parquet folder as Spark, Hive or a warehouse export writes it:
+    `*.parquet` / `*.pq` / extension-less part files, in `key=value/` partition folders or not;
+    names starting with `_` or `.` (`_SUCCESS`, `.crc` checksums) are not data."""
+    parts = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).parts
+        if not path.is_file() or any(p.startswith(("_", ".")) for p in rel):
+            continue
+        if path.suffix.lower() in (".parquet", ".pq", ""):
+            parts.append(path)
+    return parts
+
+
+def read_parquet_folder(folder: Path, what: str = "table", hint: str = "") -> pd.DataFrame:
+    """Every part file of a Parquet folder as one frame (hive partition folders `key=value`
+    become string columns). Each part is read on its own first, so a corrupt or incompatible
+    one is named, and nothing is returned (or written by the caller) unless all of them read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = parquet_parts(folder)
+    if not parts:
+        raise DataError(f"{what} folder {folder} holds no Parquet files (*.parquet, *.pq or "
+                        f"extension-less part files; names starting with _ or . are skipped)."
+                        f"{hint}")
+    tables = []
+    for k, part in enumerate(parts):
+        try:
+            table = pq.read_table(part)
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"{what} folder {folder}: part file {part.relative_to(folder)} (file "
+                            f"{k + 1} of {len(parts)}) is not a readable Parquet file ({exc}). "
+                            f"Nothing was written; re-export or remove that file.") from exc
+        for key_value in part.relative_to(folder).parts[:-1]:
+            key, sep, value = key_value.partition("=")
+            if sep and key not in table.column_names:
+                table = table.append_column(key, pa.array([value] * len(table), pa.string()))
+        tables.append(table)
+    try:
+        whole = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as exc:
+        raise DataError(f"{what} folder {folder}: its part files have incompatible schemas "
+                        f"({exc}); every part needs the same columns and types.{hint}") from exc
+    return whole.to_pandas()
 
 
 def _read_csv(path: Path, sep: str, str_columns: tuple[str, ...], encoding: str) -> pd.DataFrame:
