@@ -61,10 +61,14 @@ def test_training_with_the_history_table_learns(train_config, history, loss):
     assert summary["best_val_ndcg@10"] > 0
 
 
-def test_auto_uses_the_table_only_above_the_full_softmax_limit(train_config):
+def test_auto_uses_the_table_for_pooled_histories_above_the_full_softmax_limit(train_config):
     small = _trainer(train_config, "auto")
     assert small.history_table is False
     config = train_config(training__history_vectors="auto", training__full_softmax_max_items=10,
                           model__user_history="mean", training__loss="bpr")
     assert Trainer(config, Context(torch.device("cpu")),
                    features=synthetic_features(config)).history_table is True
+    sequential = train_config(training__history_vectors="auto", model__user_history="transformer",
+                              training__full_softmax_max_items=10)
+    assert Trainer(sequential, Context(torch.device("cpu")),
+                   features=synthetic_features(sequential)).history_table is False

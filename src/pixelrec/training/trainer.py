@@ -129,9 +129,12 @@ class Trainer:
         if use_sparse_embeddings(cfg, net, ctx):
             for table in net.id_tables():
                 table.sparse = True
+        # auto: pooled histories on large catalogues only; a transformer's inputs are its
+        # targets one step earlier, so a table would save it nothing (bench/train_step.py)
         self.history_table = net.uses_history and (
             cfg.history_vectors == "table"
-            or (cfg.history_vectors == "auto" and n_train_items > cfg.full_softmax_max_items))
+            or (cfg.history_vectors == "auto" and not net.sequential
+                and n_train_items > cfg.full_softmax_max_items))
         self.model = self.network
         if ctx.world > 1:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
