@@ -66,3 +66,17 @@ def train_config(prepared_demo, small_demo, tmp_path):
         return validate_config(raw)
 
     return make
+
+
+def interrupt_and_resume(config, features, epoch: int = 2) -> dict:
+    """Train `config` until a KeyboardInterrupt after `epoch`, then `--resume last`; returns the
+    resumed run's summary."""
+    from pixelrec.training import train_model
+
+    def interrupt(record):
+        if record["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_model(config, device="cpu", features=features, callbacks=[interrupt])
+    return train_model(config, device="cpu", features=features, resume="last")

@@ -9,7 +9,7 @@ from torch import nn
 from pixelrec.training import train_model
 from pixelrec.training.averaging import WeightAverage
 from pixelrec.training.checkpoint import load_checkpoint
-from tests.training.conftest import synthetic_features
+from tests.training.conftest import interrupt_and_resume, synthetic_features
 
 
 def test_average_follows_the_warm_up_decay_and_swaps_back():
@@ -43,13 +43,7 @@ def test_checkpoints_hold_the_average_and_resume_is_exact(train_config):
     assert any(not torch.equal(reference["raw_model_state"][k], v)
                for k, v in reference["ema"]["shadow"].items())
 
-    def interrupt(record):
-        if record["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_model(config, device="cpu", features=features, callbacks=[interrupt])
-    resumed = train_model(config, device="cpu", features=features, resume="last")
+    resumed = interrupt_and_resume(config, features)
     final = load_checkpoint(resumed["last_checkpoint"])
     for part in ("model_state", "raw_model_state"):
         for key, value in reference[part].items():

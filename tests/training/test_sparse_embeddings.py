@@ -119,7 +119,7 @@ def test_build_optimizer_steps_sparse_tables_lazily_and_the_rest_densely():
 def test_training_with_sparse_tables_learns_and_resumes_exactly(train_config):
     from pixelrec.training import train_model
     from pixelrec.training.checkpoint import load_checkpoint
-    from tests.training.conftest import synthetic_features
+    from tests.training.conftest import interrupt_and_resume, synthetic_features
 
     config = train_config(training__epochs=3, training__sparse_embeddings=True,
                           model__user_history="mean", training__loss="bpr")
@@ -130,13 +130,7 @@ def test_training_with_sparse_tables_learns_and_resumes_exactly(train_config):
     losses = [h["train_loss"] for h in full["history"]]
     assert losses[-1] < losses[0]
 
-    def interrupt(record):
-        if record["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_model(config, device="cpu", features=features, callbacks=[interrupt])
-    resumed = train_model(config, device="cpu", features=features, resume="last")
+    resumed = interrupt_and_resume(config, features)
     final = load_checkpoint(resumed["last_checkpoint"])["model_state"]
     for key, value in reference["model_state"].items():
         assert torch.equal(value, final[key]), key
