@@ -93,7 +93,7 @@ def test_all_users_by_default(work, capsys):
     assert main(["recommend", "--config", str(path), "--checkpoint", "last",
                  "--output", "all", *ann]) == 0
     if ann:
-        assert re.search(r"ANN index: index hnsw .* recall@5 [01]\.\d+", capsys.readouterr().out)
+        assert re.search(r"ANN index: index ivf .* recall@5 [01]\.\d+", capsys.readouterr().out)
     out = json.loads((Path(config.results_dir) / "all.json").read_text())
     known = pd.read_parquet(config.data.processed_interactions_path)["user_id"].astype(str)
     assert set(out) == set(known)

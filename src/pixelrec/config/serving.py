@@ -22,7 +22,7 @@ class AnnConfig(Section):
         "faiss-cpu is installed, exact search otherwise; true: always FAISS; false: never")
     approximate_above: int = Field(100_000, ge=1, description="catalogue size from which the "
                                    "index is approximate (index_type) instead of exact")
-    index_type: Literal["ivf", "hnsw"] = "hnsw"
+    index_type: Literal["ivf", "hnsw"] = "ivf"
     ivf_nprobe: int = Field(16, ge=1)
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_search: int = Field(128, ge=1)
