@@ -22,7 +22,7 @@ from pixelrec.features.shards import (
     encode_shard,
     merge_shards,
     run_workers,
-    shard_directory,
+    shard_job,
 )
 from tests.features.conftest import make_config
 
@@ -68,9 +68,8 @@ def _job(config, modality: str, positions: list[int], **changes) -> ShardJob:
     spec = encoder_specs(config)[modality]
     cache = open_cache(config, writable=True)
     cache.close()
-    raw = inputs.image_paths if modality == "image" else inputs.texts
-    job = ShardJob(shard_directory(cache, f"{modality}-{positions[0]}"), cache.key, modality,
-                   spec, inputs.item_ids, input_hashes(inputs, modality), raw, 4, "cpu", 1)
+    job = shard_job(cache, f"{modality}-{positions[0]}", modality, spec, inputs,
+                    input_hashes(inputs, modality), config.features, "cpu", 1)
     return dataclasses.replace(job, **changes)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from pixelrec.config.base import Section
 
@@ -30,18 +30,12 @@ class FeaturesConfig(Section):
         "auto", description="encoding worker processes; 1 encodes in this process")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 
-    @field_validator("num_workers")
+    @field_validator("num_workers", "encode_processes")
     @classmethod
-    def _workers_not_negative(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 0:
-            raise ValueError("must be 'auto' or an integer >= 0")
-        return value
-
-    @field_validator("encode_processes")
-    @classmethod
-    def _processes_positive(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be 'auto' or an integer >= 1")
+    def _auto_or_at_least(cls, value: int | str, info: ValidationInfo) -> int | str:
+        least = {"num_workers": 0, "encode_processes": 1}[info.field_name]
+        if isinstance(value, int) and value < least:
+            raise ValueError(f"must be 'auto' or an integer >= {least}")
         return value
 
     @field_validator("text_template")

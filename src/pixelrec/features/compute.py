@@ -166,23 +166,15 @@ def _encode_in_processes(cache: SimpleFeatureCache, part: ItemInputs, hashes: li
                          progress: bool) -> dict[str, Any]:
     """Encode `part` in `processes` worker processes (contiguous slices), then merge them;
     returns the worker count and the slowest worker's start-up seconds."""
-    from pixelrec.features.shards import (
-        ShardJob,
-        cores,
-        merge_shards,
-        run_workers,
-        shard_directory,
-    )
+    from pixelrec.features.shards import cores, merge_shards, run_workers, shard_job
 
     feats = config.features
-    raw = part.image_paths if modality == "image" else part.texts
-    batch = feats.image_batch_size if modality == "image" else feats.text_batch_size
     threads = max(1, cores() // processes)
-    bounds = np.linspace(0, len(raw), processes + 1).astype(int)
-    jobs = [ShardJob(shard_directory(cache, f"{modality}-{k}"), cache.key, modality, spec,
-                     part.item_ids[a:b], hashes[a:b], raw[a:b], batch, feats.device, threads)
+    bounds = np.linspace(0, len(hashes), processes + 1).astype(int)
+    jobs = [shard_job(cache, f"{modality}-{k}", modality, spec, part.subset(range(a, b)),
+                      hashes[a:b], feats, feats.device, threads)
             for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
-    bar = _progress(len(raw), f"{modality} ({processes} processes)", progress)
+    bar = _progress(len(hashes), f"{modality} ({processes} processes)", progress)
     try:
         timings = run_workers(jobs, bar.update if bar is not None else None)
     finally:

@@ -54,6 +54,17 @@ class ShardJob:
     threads: int
 
 
+def shard_job(cache: SimpleFeatureCache, name: str, modality: str, spec: EncoderSpec, inputs,
+              hashes: list[str], features, device: str, threads: int) -> ShardJob:
+    """The job encoding `inputs` (an `ItemInputs`, with their input `hashes`) into the shard
+    `name` of `cache`, at the `features` section's batch size for `modality`."""
+    image = modality == "image"
+    return ShardJob(shard_directory(cache, name), cache.key, modality, spec, list(inputs.item_ids),
+                    list(hashes), list(inputs.image_paths if image else inputs.texts),
+                    features.image_batch_size if image else features.text_batch_size, device,
+                    threads)
+
+
 def cores() -> int:
     """CPU cores this process may use."""
     try:
@@ -272,12 +283,9 @@ def encode_rank_slice(config, inputs, specs: dict[str, EncoderSpec], force: bool
                 encoded[modality] = len(mine)
                 if not mine:
                     continue
-                raw = inputs.image_paths if modality == "image" else inputs.texts
-                batch = feats.image_batch_size if modality == "image" else feats.text_batch_size
-                job = ShardJob(shard_directory(cache, f"{modality}-rank{rank}"), cache.key,
-                               modality, spec, [inputs.item_ids[i] for i in mine],
-                               [hashes[i] for i in mine], [raw[i] for i in mine], batch, device,
-                               torch.get_num_threads())
+                job = shard_job(cache, f"{modality}-rank{rank}", modality, spec,
+                                inputs.subset(mine), [hashes[i] for i in mine], feats, device,
+                                torch.get_num_threads())
                 bar = _progress(len(mine), f"{modality} (rank {rank}/{world})", progress)
                 try:
                     encode_shard(job, bar.update if bar is not None else None)

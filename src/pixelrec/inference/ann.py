@@ -54,10 +54,12 @@ class AnnIndex:
         else:
             nlist = max(1, min(n // 39, int(4 * math.sqrt(n))))  # faiss wants ~39 points/list
             index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim + 1), dim + 1, nlist)
-            index.train(self._items(vectors))
             index.nprobe = min(cfg.ivf_nprobe, nlist)
             self.kind = f"ivf (nlist={nlist}, nprobe={index.nprobe})"
-        index.add(self._items(vectors))
+        indexed = self._items(vectors)
+        if not index.is_trained:
+            index.train(indexed)
+        index.add(indexed)
         self.index, self.columns = index, np.asarray(columns, dtype=np.int64)
         # items added later with a norm above the radius: outside the reduction, searched exactly
         self.outside = np.zeros((0, dim), np.float32)
